@@ -1,0 +1,1 @@
+"""dmlab's handset: an emulated OMA DM 1.2 client, usable without the servers."""

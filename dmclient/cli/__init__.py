@@ -1,0 +1,36 @@
+"""The `dmlab` command. The only part of dmclient that may import servers/."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from dmclient.cli.errors import USER_FACING, UserError
+from dmclient.cli.tree_cmd import tree
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dmlab")
+def cli() -> None:
+    """dmlab: a virtual OMA DM handset and the servers that manage and delegate it."""
+
+
+cli.add_command(tree)
+
+
+def main() -> None:
+    """Entry point: every failure a user can cause is one line on stderr, not a traceback."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("dmlab: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"dmlab: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except (UserError, *USER_FACING) as exc:
+        click.echo(f"dmlab: error: {exc}", err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        sys.exit(0)

@@ -1,0 +1,13 @@
+"""Errors the CLI reports as one line, and the exceptions that become them."""
+
+from __future__ import annotations
+
+from dmclient.tree import AclError, ProfileError, StoreError, TndsError, UriError
+
+
+class UserError(Exception):
+    """Something the user can fix: a missing file, a bad document, a bad URI."""
+
+
+#: Library errors whose message is already a clear one-line reason.
+USER_FACING = (ProfileError, StoreError, TndsError, UriError, AclError, OSError)

@@ -1,0 +1,1 @@
+"""SyncML DM on the wire: the message model, its XML and WBXML codecs, status codes."""

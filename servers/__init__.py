@@ -1,0 +1,1 @@
+"""dmlab's reference peers (DM, delegation, bootstrap), built on dmclient."""
