@@ -563,7 +563,7 @@ class Tree:
 
     def apply_tnds(self, entries: "list[tnds.TndsEntry]", server: str | None = None, *,
                    merge: bool = False) -> Result:
-        """Add the nodes of a TNDS document, all or none.
+        """Add the nodes of a TNDS document as one command: all of them, or none.
 
         Existing interior nodes are containers and are passed through. With `merge`
         (device authority only), existing leaves take the document's value and existing
@@ -575,12 +575,17 @@ class Tree:
             raise ValueError("merge is a device-authority operation")
 
         def run() -> Result:
+            created: set[str] = set()
             for entry in entries:
                 new, uri = entry.node, to_uri(entry.path)
                 existing = self.node(entry.path)
                 if existing is None:
-                    result = self._add(uri, server, new.value, new.format, new.type or None,
+                    # One Add: the ACL is checked where each new subtree is attached;
+                    # inside it, the document's own ACLs apply once it is in place.
+                    actor = None if parent_path(entry.path) in created else server
+                    result = self._add(uri, actor, new.value, new.format, new.type or None,
                                        acl=new.acl, title=new.title)
+                    created.add(entry.path)
                 elif existing.interior != new.interior:
                     result = fail(S.ALREADY_EXISTS, f"{entry.path} exists as another kind")
                 elif merge:

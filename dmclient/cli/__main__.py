@@ -1,0 +1,5 @@
+"""`python -m dmclient.cli` is `dmlab`."""
+
+from dmclient.cli import main
+
+main()
