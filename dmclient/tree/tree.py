@@ -38,6 +38,14 @@ Changes = Mapping[str, "Node | None | object"]
 Sink = Callable[[Changes], None]
 
 
+class Refused(Exception):
+    """Inside the tree: a command answered with a failure status. Never leaves the class."""
+
+    def __init__(self, status: S, detail: str) -> None:
+        super().__init__(detail)
+        self.result = fail(status, detail)
+
+
 class CommitError(RuntimeError):
     """The store could not persist a committed batch; the batch was rolled back."""
 
@@ -237,39 +245,69 @@ class Tree:
         txn = self.transaction()
         try:
             result = operation()
+        except Refused as refusal:
+            txn.rollback()
+            return refusal.result
         except BaseException:
             txn.rollback()
             raise
-        if not result.ok:
-            txn.rollback()
-            return result
         try:
             txn.commit()
         except CommitError as exc:
             return fail(S.DATA_STORE_FAILURE, str(exc))
         return result
 
+    # ------------------------------------------------------------------ checks
+
+    def _uri(self, text: str, *, node_only: str = "") -> Uri:
+        """Parse a command's target; `node_only` names a command that cannot take a suffix."""
+        try:
+            parsed = self.parse(text)
+        except UriError as exc:
+            raise Refused(exc.status, str(exc)) from None
+        if node_only and (parsed.prop is not None or parsed.list_form is not None):
+            raise Refused(S.COMMAND_NOT_ALLOWED,
+                          f"{node_only} cannot target a property or a ?list")
+        return parsed
+
+    def _existing(self, path: str) -> Node:
+        node = self.node(path)
+        if node is None:
+            raise Refused(S.NOT_FOUND, f"{path} does not exist")
+        return node
+
+    def _require(self, server: str | None, command: AclCommand, path: str) -> None:
+        decision = self._allowed(server, command, path)
+        if not decision.allowed:
+            raise Refused(S.PERMISSION_DENIED, f"{server} has no {command.value} on {path} "
+                          f"(ACL of {decision.decided_by})")
+
+    @staticmethod
+    def _normalize(value: Value, fmt: str) -> tuple[Value, str]:
+        try:
+            return normalize(value, fmt)
+        except FormatError as exc:
+            raise Refused(exc.status, str(exc)) from None
+
     # ------------------------------------------------------------------ commands
 
     def get(self, uri: str, server: str | None = None) -> Result:
         try:
-            parsed = self.parse(uri)
-        except UriError as exc:
-            return fail(exc.status, str(exc))
+            return self._get(uri, server)
+        except Refused as refusal:
+            return refusal.result
+
+    def _get(self, uri: str, server: str | None) -> Result:
+        parsed = self._uri(uri)
         path = parsed.path
-        node = self.node(path)
-        if node is None:
-            return fail(S.NOT_FOUND, f"{path} does not exist")
-        decision = self._allowed(server, AclCommand.GET, path)
-        if not decision.allowed:
-            return fail(S.PERMISSION_DENIED, f"{server} has no Get on {path} "
-                        f"(ACL of {decision.decided_by})")
+        node = self._existing(path)
+        self._require(server, AclCommand.GET, path)
         if parsed.prop is not None:
             return self._get_prop(parsed, node)
         if parsed.list_form is not None:
             return self._get_list(parsed, server)
         if not node.allows("Get"):
-            return fail(S.COMMAND_NOT_ALLOWED, f"{path} does not allow Get")
+            raise Refused(S.COMMAND_NOT_ALLOWED, f"{path} does not allow Get")
         if node.interior:
             return Result(S.OK, (Item(str(parsed), "/".join(node.children), NODE, node.type),))
         return Result(S.OK, (Item(str(parsed), node.value, node.format,
@@ -278,7 +316,7 @@ class Tree:
     def _get_prop(self, parsed: Uri, node: Node) -> Result:
         prop = parsed.prop
         if prop == "Size" and node.interior:
-            return fail(S.OPTIONAL_FEATURE_NOT_SUPPORTED, "interior nodes have no Size")
+            raise Refused(S.OPTIONAL_FEATURE_NOT_SUPPORTED, "interior nodes have no Size")
         values = {
             "ACL": node.acl,
             "Format": node.format,
@@ -290,7 +328,7 @@ class Tree:
             "VerNo": str(node.verno),
         }
         if prop not in values:
-            return fail(S.OPTIONAL_FEATURE_NOT_SUPPORTED, f"unknown property {prop!r}")
+            raise Refused(S.OPTIONAL_FEATURE_NOT_SUPPORTED, f"unknown property {prop!r}")
         return Result(S.OK, (Item(str(parsed), values[prop]),))
 
     def _get_list(self, parsed: Uri, server: str | None) -> Result:
@@ -316,34 +354,17 @@ class Tree:
 
     def _add(self, uri: str, server: str | None, value: Value, fmt: str | None,
              mime: str | None, acl: str = "", title: str | None = None) -> Result:
-        try:
-            parsed = self.parse(uri)
-        except UriError as exc:
-            return fail(exc.status, str(exc))
-        if parsed.prop is not None or parsed.list_form is not None:
-            return fail(S.COMMAND_NOT_ALLOWED, "Add cannot target a property or a ?list")
-        path = parsed.path
+        path = self._uri(uri, node_only="Add").path
         if self.node(path) is not None:
-            return fail(S.ALREADY_EXISTS, f"{path} already exists")
+            raise Refused(S.ALREADY_EXISTS, f"{path} already exists")
         anchor = self._nearest_existing(parent_path(path) or ROOT)
-        if not self.node(anchor).interior:  # type: ignore[union-attr]
-            return fail(S.COMMAND_NOT_ALLOWED, f"{anchor} is a leaf and cannot have children")
-        decision = self._allowed(server, AclCommand.ADD, anchor)
-        if not decision.allowed:
-            return fail(S.PERMISSION_DENIED, f"{server} has no Add on {anchor} "
-                        f"(ACL of {decision.decided_by})")
-        fmt = fmt or "chr"
-        try:
-            stored, stored_fmt = normalize(value, fmt)
-        except FormatError as exc:
-            return fail(exc.status, str(exc))
+        if not self._existing(anchor).interior:
+            raise Refused(S.COMMAND_NOT_ALLOWED, f"{anchor} is a leaf and cannot have children")
+        self._require(server, AclCommand.ADD, anchor)
+        stored, stored_fmt = self._normalize(value, fmt or "chr")
         if acl:
-            try:
-                aclmod.parse(acl)
-            except AclError as exc:
-                return fail(S.BAD_REQUEST, str(exc))
-        if title is not None and len(title.encode()) > TITLE_MAX:
-            return fail(S.REQUEST_ENTITY_TOO_LARGE, f"Title is over {TITLE_MAX} bytes")
+            self._check_acl_value(acl)
+        self._check_title(title)
         # Create the missing interior parents, then the node, top down.
         missing = []
         p = parent_path(path)
@@ -352,8 +373,8 @@ class Tree:
             p = parent_path(p)
         for parent in reversed(missing):
             self._create(parent, Node(format=NODE), server)
-        node = Node(format=stored_fmt, value=stored, type=mime or "", acl=acl, title=title)
-        self._create(path, node, server)
+        self._create(path, Node(format=stored_fmt, value=stored, type=mime or "", acl=acl,
+                                title=title), server)
         return OK
 
     def _create(self, path: str, node: Node, server: str | None) -> None:
@@ -371,8 +392,7 @@ class Tree:
                 (AclCommand.ADD, AclCommand.DELETE, AclCommand.REPLACE), server)
             node = node.evolve(acl=str(grant))
         self._set(path, self._touch(node, verno=0))
-        parent_node = self.node(parent)
-        assert parent_node is not None
+        parent_node = self._existing(parent)
         self._set(parent, self._touch(parent_node,
                                       children=parent_node.children + (name_of(path),)))
 
@@ -383,32 +403,21 @@ class Tree:
 
     def _replace(self, uri: str, server: str | None, value: Value, fmt: str | None,
                  mime: str | None) -> Result:
-        try:
-            parsed = self.parse(uri)
-        except UriError as exc:
-            return fail(exc.status, str(exc))
+        parsed = self._uri(uri)
         path = parsed.path
-        node = self.node(path)
-        if node is None:
-            return fail(S.NOT_FOUND, f"{path} does not exist")
+        node = self._existing(path)
         if parsed.list_form is not None:
-            return fail(S.COMMAND_NOT_ALLOWED, "Replace cannot target a ?list")
+            raise Refused(S.COMMAND_NOT_ALLOWED, "Replace cannot target a ?list")
         if parsed.prop is not None:
             return self._replace_prop(parsed, node, server, value)
-        decision = self._allowed(server, AclCommand.REPLACE, path)
-        if not decision.allowed:
-            return fail(S.PERMISSION_DENIED, f"{server} has no Replace on {path} "
-                        f"(ACL of {decision.decided_by})")
+        self._require(server, AclCommand.REPLACE, path)
         if node.interior:
-            return fail(S.COMMAND_NOT_ALLOWED, f"{path} is an interior node")
+            raise Refused(S.COMMAND_NOT_ALLOWED, f"{path} is an interior node")
         if not node.allows("Replace"):
-            return fail(S.COMMAND_NOT_ALLOWED, f"{path} does not allow Replace")
-        try:
-            stored, stored_fmt = normalize(value, fmt or node.format)
-        except FormatError as exc:
-            return fail(exc.status, str(exc))
+            raise Refused(S.COMMAND_NOT_ALLOWED, f"{path} does not allow Replace")
+        stored, stored_fmt = self._normalize(value, fmt or node.format)
         if stored_fmt == NODE:
-            return fail(S.COMMAND_NOT_ALLOWED, "Replace cannot turn a leaf into a node")
+            raise Refused(S.COMMAND_NOT_ALLOWED, "Replace cannot turn a leaf into a node")
         self._set(path, self._touch(node, value=stored, format=stored_fmt,
                                     type=mime if mime is not None else node.type))
         return OK
@@ -420,38 +429,44 @@ class Tree:
         if prop == "ACL":
             decision = self._may_change_acl(server, path)
             if not decision.allowed:
-                return fail(S.PERMISSION_DENIED, f"{server} may not change the ACL of {path} "
-                            f"(ACL of {decision.decided_by})")
-            try:
-                new_acl = aclmod.parse(text)
-            except AclError as exc:
-                return fail(S.BAD_REQUEST, str(exc))
+                raise Refused(S.PERMISSION_DENIED, f"{server} may not change the ACL of "
+                              f"{path} (ACL of {decision.decided_by})")
+            new_acl = self._check_acl_value(text)
             if path == ROOT and "*" not in new_acl.ids_for(AclCommand.ADD):
-                return fail(S.COMMAND_NOT_ALLOWED, "the root ACL must keep Add=*")
+                raise Refused(S.COMMAND_NOT_ALLOWED, "the root ACL must keep Add=*")
             self._set(path, self._touch(node, acl=text))
             return OK
-        if prop in ("Name", "Title"):
-            decision = self._allowed(server, AclCommand.REPLACE, path)
-            if not decision.allowed:
-                return fail(S.PERMISSION_DENIED, f"{server} has no Replace on {path} "
-                            f"(ACL of {decision.decided_by})")
-            if prop == "Title":
-                if len(text.encode()) > TITLE_MAX:
-                    return fail(S.REQUEST_ENTITY_TOO_LARGE, f"Title is over {TITLE_MAX} bytes")
-                self._set(path, self._touch(node, title=text))
-                return OK
+        if prop == "Title":
+            self._require(server, AclCommand.REPLACE, path)
+            self._check_title(text)
+            self._set(path, self._touch(node, title=text))
+            return OK
+        if prop == "Name":
+            self._require(server, AclCommand.REPLACE, path)
             return self._rename(path, node, text)
         if prop in ("Format", "Type", "Size", "TStamp", "VerNo"):
-            return fail(S.COMMAND_NOT_ALLOWED, f"property {prop} cannot be replaced")
-        return fail(S.OPTIONAL_FEATURE_NOT_SUPPORTED, f"unknown property {prop!r}")
+            raise Refused(S.COMMAND_NOT_ALLOWED, f"property {prop} cannot be replaced")
+        raise Refused(S.OPTIONAL_FEATURE_NOT_SUPPORTED, f"unknown property {prop!r}")
+
+    @staticmethod
+    def _check_acl_value(text: str) -> aclmod.Acl:
+        try:
+            return aclmod.parse(text)
+        except AclError as exc:
+            raise Refused(S.BAD_REQUEST, str(exc)) from None
+
+    @staticmethod
+    def _check_title(title: str | None) -> None:
+        if title is not None and len(title.encode()) > TITLE_MAX:
+            raise Refused(S.REQUEST_ENTITY_TOO_LARGE, f"Title is over {TITLE_MAX} bytes")
 
     def _rename(self, path: str, node: Node, new_name: str) -> Result:
         if path == ROOT or node.permanent:
-            return fail(S.COMMAND_NOT_ALLOWED, f"{path} is permanent and cannot be renamed")
+            raise Refused(S.COMMAND_NOT_ALLOWED, f"{path} is permanent and cannot be renamed")
         try:
             validate_name(new_name)
         except UriError as exc:
-            return fail(S.BAD_REQUEST, str(exc))
+            raise Refused(S.BAD_REQUEST, str(exc)) from None
         parent = parent_path(path)
         assert parent is not None
         old_name = name_of(path)
@@ -459,14 +474,14 @@ class Tree:
             return OK
         new_path = child_path(parent, new_name)
         if self.node(new_path) is not None:
-            return fail(S.ALREADY_EXISTS, f"{parent} already has a child {new_name!r}")
-        if any(n.permanent for _, n in self.walk(path)):
-            return fail(S.COMMAND_NOT_ALLOWED, f"{path} holds permanent nodes")
-        for p, n in list(self.walk(path)):
+            raise Refused(S.ALREADY_EXISTS, f"{parent} already has a child {new_name!r}")
+        subtree = list(self.walk(path))
+        if any(n.permanent for _, n in subtree):
+            raise Refused(S.COMMAND_NOT_ALLOWED, f"{path} holds permanent nodes")
+        for p, n in subtree:
             self._set(new_path + p[len(path):], self._touch(n) if p == path else n)
             self._erase(p)
-        parent_node = self.node(parent)
-        assert parent_node is not None
+        parent_node = self._existing(parent)
         children = tuple(new_name if c == old_name else c for c in parent_node.children)
         self._set(parent, self._touch(parent_node, children=children))
         return OK
@@ -476,33 +491,21 @@ class Tree:
         return self._atomic(lambda: self._delete(uri, server))
 
     def _delete(self, uri: str, server: str | None) -> Result:
-        try:
-            parsed = self.parse(uri)
-        except UriError as exc:
-            return fail(exc.status, str(exc))
-        if parsed.prop is not None or parsed.list_form is not None:
-            return fail(S.COMMAND_NOT_ALLOWED, "Delete cannot target a property or a ?list")
-        path = parsed.path
-        node = self.node(path)
-        if node is None:
-            return fail(S.NOT_FOUND, f"{path} does not exist")
-        decision = self._allowed(server, AclCommand.DELETE, path)
-        if not decision.allowed:
-            return fail(S.PERMISSION_DENIED, f"{server} has no Delete on {path} "
-                        f"(ACL of {decision.decided_by})")
+        path = self._uri(uri, node_only="Delete").path
+        node = self._existing(path)
+        self._require(server, AclCommand.DELETE, path)
         if path == ROOT:
-            return fail(S.COMMAND_NOT_ALLOWED, "the root cannot be deleted")
+            raise Refused(S.COMMAND_NOT_ALLOWED, "the root cannot be deleted")
         subtree = list(self.walk(path))
         if any(n.permanent for _, n in subtree):
-            return fail(S.COMMAND_NOT_ALLOWED, f"{path} is or holds a permanent node")
+            raise Refused(S.COMMAND_NOT_ALLOWED, f"{path} is or holds a permanent node")
         if not node.allows("Delete"):
-            return fail(S.COMMAND_NOT_ALLOWED, f"{path} does not allow Delete")
+            raise Refused(S.COMMAND_NOT_ALLOWED, f"{path} does not allow Delete")
         for p, _ in subtree:
             self._erase(p)
         parent = parent_path(path)
         assert parent is not None
-        parent_node = self.node(parent)
-        assert parent_node is not None
+        parent_node = self._existing(parent)
         name = name_of(path)
         self._set(parent, self._touch(
             parent_node, children=tuple(c for c in parent_node.children if c != name)))
@@ -513,23 +516,13 @@ class Tree:
         return self._atomic(lambda: self._copy(source, target, server))
 
     def _copy(self, source: str, target: str, server: str | None) -> Result:
-        got = self.get(source, server)
-        if not got.ok:
-            return got
-        item = got.items[0]
-        if item.format == NODE:
-            return fail(S.FORBIDDEN, "Copy works on leaves only")
-        try:
-            target_path = self.parse(target).path
-        except UriError as exc:
-            return fail(exc.status, str(exc))
-        existing = self.node(target_path)
-        value = item.value
+        item = self._get(source, server).items[0]
+        existing = self.node(self._uri(target).path)
+        if item.format == NODE or (existing is not None and existing.interior):
+            raise Refused(S.FORBIDDEN, "Copy works on leaves only")
         if existing is None:
-            return self._add(target, server, value, item.format, item.type)
-        if existing.interior:
-            return fail(S.FORBIDDEN, "Copy works on leaves only")
-        return self._replace(target, server, value, item.format, item.type)
+            return self._add(target, server, item.value, item.format, item.type)
+        return self._replace(target, server, item.value, item.format, item.type)
 
     # ------------------------------------------------------------------ batches
 
@@ -583,23 +576,19 @@ class Tree:
                     # One Add: the ACL is checked where each new subtree is attached;
                     # inside it, the document's own ACLs apply once it is in place.
                     actor = None if parent_path(entry.path) in created else server
-                    result = self._add(uri, actor, new.value, new.format, new.type or None,
-                                       acl=new.acl, title=new.title)
+                    self._add(uri, actor, new.value, new.format, new.type or None,
+                              acl=new.acl, title=new.title)
                     created.add(entry.path)
                 elif existing.interior != new.interior:
-                    result = fail(S.ALREADY_EXISTS, f"{entry.path} exists as another kind")
+                    raise Refused(S.ALREADY_EXISTS, f"{entry.path} exists as another kind")
                 elif merge:
-                    result = self._merge(entry.path, existing, entry)
-                elif existing.interior:
-                    continue
-                else:
-                    result = fail(S.ALREADY_EXISTS, f"{entry.path} already exists")
-                if not result.ok:
-                    return result
+                    self._merge(entry.path, existing, entry)
+                elif not existing.interior:
+                    raise Refused(S.ALREADY_EXISTS, f"{entry.path} already exists")
             return OK
         return self._atomic(run)
 
-    def _merge(self, path: str, existing: Node, entry: tnds.TndsEntry) -> Result:
+    def _merge(self, path: str, existing: Node, entry: tnds.TndsEntry) -> None:
         changes: dict[str, object] = {}
         new = entry.node
         if "ACL" in entry.given:
@@ -612,7 +601,6 @@ class Tree:
             changes["value"], changes["format"] = new.value, new.format
         if changes:
             self._set(path, self._touch(existing, **changes))
-        return OK
 
     # ------------------------------------------------------------------ ACL admin
 
@@ -631,9 +619,7 @@ class Tree:
     def grant(self, path: str, commands: tuple[AclCommand, ...], server_id: str) -> Result:
         """Add `server_id` to `commands` in the ACL of `path` (device authority)."""
         def run() -> Result:
-            node = self.node(path)
-            if node is None:
-                return fail(S.NOT_FOUND, f"{path} does not exist")
+            node = self._existing(path)
             new = aclmod.parse(node.acl).with_server(commands, server_id)
             self._set(path, self._touch(node, acl=str(new)))
             return OK
