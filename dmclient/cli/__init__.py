@@ -7,6 +7,7 @@ import sys
 import click
 
 from dmclient.cli.errors import USER_FACING, UserError
+from dmclient.cli.codec_cmd import codec
 from dmclient.cli.tree_cmd import tree
 
 
@@ -16,6 +17,7 @@ def cli() -> None:
     """dmlab: a virtual OMA DM handset and the servers that manage and delegate it."""
 
 
+cli.add_command(codec)
 cli.add_command(tree)
 
 

@@ -511,6 +511,18 @@ class Tree:
             parent_node, children=tuple(c for c in parent_node.children if c != name)))
         return OK
 
+    def check_exec(self, uri: str, server: str | None = None) -> Result:
+        """May `server` Exec the node at `uri`? What Exec does is the handset's business."""
+        try:
+            path = self._uri(uri, node_only="Exec").path
+            node = self._existing(path)
+            self._require(server, AclCommand.EXEC, path)
+            if not node.allows("Exec"):
+                raise Refused(S.COMMAND_NOT_ALLOWED, f"{path} does not allow Exec")
+        except Refused as refusal:
+            return refusal.result
+        return OK
+
     def copy(self, source: str, target: str, server: str | None = None) -> Result:
         """Copy a leaf onto a new or existing leaf (Get on the source, Add or Replace)."""
         return self._atomic(lambda: self._copy(source, target, server))
