@@ -208,8 +208,10 @@ class ChallengeState:
 
     def check_cred(self, cred_type: str | None, data: str | None, loc_name: str | None) -> Verdict:
         """Judge the header Cred of a received message (basic or md5)."""
-        if data is None and self.authenticated:
-            return Verdict(CredCheck.MISSING, StatusCode.OK)
+        if self.authenticated:
+            # 212 covered the rest of the session; its NextNonce is for the next one, so a
+            # peer that keeps sending Cred on the old nonce is not refused for it.
+            return Verdict(CredCheck.OK if data else CredCheck.MISSING, StatusCode.OK)
         check = verify_cred(
             cred_type,
             data,

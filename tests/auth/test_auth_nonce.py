@@ -210,6 +210,9 @@ def test_good_cred_gets_212_and_the_next_sessions_nonce() -> None:
     assert state.nonce == b"n1" and verdict.authenticated
     later = state.check_cred(None, None, None)
     assert later.status is StatusCode.OK and later.next_nonce is None and later.authenticated
+    # 212 holds for the rest of the session: Cred still on the old nonce is not refused.
+    again = state.check_cred("syncml:auth-md5", md5_cred(USER, SECRET, OLD), USER)
+    assert again.status is StatusCode.OK and again.next_nonce is None and state.nonce == b"n1"
 
 
 def test_basic_challenge_has_no_nonce() -> None:
@@ -266,7 +269,7 @@ def test_stale_nonces_recover_and_authenticated_server_keeps_them_fresh() -> Non
     client, server = md5_sender(OLD), md5_checker(NEW)
     assert _run_session(client, server, server_authenticated=True) == [401, 212]
     assert client.stored_nonce == server.nonce  # the next session's nonce, from the 212
-    client = md5_sender(client.stored_nonce)
+    client, server = md5_sender(client.stored_nonce), md5_checker(server.nonce)
     assert _run_session(client, server, server_authenticated=True) == [212]
 
 
@@ -274,7 +277,7 @@ def test_unauthenticated_server_costs_a_round_trip_every_session() -> None:
     client, server = md5_sender(OLD), md5_checker(NEW)
     assert _run_session(client, server, server_authenticated=False) == [401, 212]
     assert client.stored_nonce == OLD
-    client = md5_sender(client.stored_nonce)
+    client, server = md5_sender(client.stored_nonce), md5_checker(server.nonce)
     assert _run_session(client, server, server_authenticated=False) == [401, 212]
 
 

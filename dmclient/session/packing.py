@@ -1,0 +1,73 @@
+"""Fitting a package into the peer's MaxMsgSize: messages, CmdIDs, and chunked Results.
+
+A command, a whole Atomic or Sequence included, is never split across messages; only the
+data of a single Results item is, as a large object (MoreData, Meta Size in the first
+chunk).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dmclient.wire import Body, Command, Encoding, Header, Item, Message, Meta, Results, encode
+
+#: Room left in each chunk for MoreData, Meta Size and escaping.
+_CHUNK_SLACK = 96
+_MIN_CHUNK = 64
+
+
+class Packer:
+    def __init__(self, encoding: Encoding, limit: int | None = None) -> None:
+        self.encoding = encoding
+        self.limit = limit
+
+    def encode(self, header: Header, commands: list[Command], final: bool) -> bytes:
+        """The message's bytes; CmdIDs are numbered 1, 2, ... afresh in each message."""
+        for number, command in enumerate(commands, 1):
+            command.cmd_id = str(number)
+        return encode(Message(header=header, body=Body(commands=commands, final=final)),
+                      self.encoding)
+
+    def split(self, header: Header, first: Command, commands: list[Command]) -> list[list[Command]]:
+        """Messages for a package: `first` (the Status for the peer's header) opens the
+        first; each later one gets its own header Status when it is sent."""
+        if not self.limit or self._size(header, first, commands) <= self.limit:
+            return [[first, *commands]]
+        messages: list[list[Command]] = []
+        current: list[Command] = []
+        for command in commands:
+            if self._size(header, first, current + [command]) <= self.limit:
+                current.append(command)
+                continue
+            if current:
+                messages.append(current)
+            pieces = self._chunks(header, first, command)
+            messages.extend([p] for p in pieces[:-1])
+            current = [pieces[-1]]
+        messages.append(current)
+        messages[0] = [first, *messages[0]]
+        return messages
+
+    def _size(self, header: Header, first: Command, commands: list[Command]) -> int:
+        return len(self.encode(header, [first, *commands], True))
+
+    def _chunks(self, header: Header, first: Command, command: Command) -> list[Command]:
+        """A Results with one big text item as chunks; anything else goes whole."""
+        if not (isinstance(command, Results) and len(command.items) == 1
+                and isinstance(command.items[0].data, str)):
+            return [command]
+        item = command.items[0]
+        data: str = item.data  # type: ignore[assignment]
+        overhead = self._size(header, first, [replace(command, items=[replace(item, data="")])])
+        step = (self.limit or 0) - overhead - _CHUNK_SLACK
+        if step < _MIN_CHUNK:
+            return [command]
+        meta = replace(item.meta) if item.meta else Meta()
+        meta.size = len(data.encode())
+        pieces: list[Command] = []
+        for start in range(0, len(data), step):
+            last = start + step >= len(data)
+            chunk = Item(target=item.target, source=item.source, data=data[start:start + step],
+                         meta=meta if start == 0 else None, more_data=not last)
+            pieces.append(replace(command, items=[chunk]))
+        return pieces
