@@ -236,10 +236,10 @@ class Executor:
             return [self._status(msg_id, atomic, S.OK)] + children
         txn.rollback()
         for answer in children:
-            if isinstance(answer, Status) and 200 <= answer.code < 300:
+            if isinstance(answer, Status) and _undone(answer.code):
                 answer.code = S.ATOMIC_ROLLBACK_OK
         for n in range(mark, len(self.records)):
-            if 200 <= self.records[n].status < 300:
+            if _undone(self.records[n].status):
                 self.records[n] = _with_status(self.records[n], S.ATOMIC_ROLLBACK_OK)
         self._record(msg_id, atomic, S.ATOMIC_FAILED, "rolled back")
         return [self._status(msg_id, atomic, S.ATOMIC_FAILED)] + [
@@ -306,6 +306,11 @@ class Executor:
     def _record_text(self, msg_id: str, cmd: str, target: str, code: int, detail: str,
                      cmd_id: str = "") -> None:
         self.records.append(CommandRecord(msg_id, cmd_id, cmd, target, int(code), detail))
+
+
+def _undone(code: int) -> bool:
+    """A child that took effect before its Atomic failed: its change is now rolled back."""
+    return 200 <= code < 300 and code != S.NOT_EXECUTED
 
 
 def _with_status(record: CommandRecord, code: int) -> CommandRecord:

@@ -39,11 +39,17 @@ class Packer:
             if self._size(header, first, current + [command]) <= self.limit:
                 current.append(command)
                 continue
-            if current:
+            pieces = self._chunks(header, first, current, command)
+            head, rest = pieces[0], pieces[1:]
+            if self._size(header, first, current + [head]) <= self.limit:
+                current.append(head)
+            else:
+                if current:
+                    messages.append(current)
+                current = [head]
+            for piece in rest:
                 messages.append(current)
-            pieces = self._chunks(header, first, command)
-            messages.extend([p] for p in pieces[:-1])
-            current = [pieces[-1]]
+                current = [piece]
         messages.append(current)
         messages[0] = [first, *messages[0]]
         return messages
@@ -51,23 +57,33 @@ class Packer:
     def _size(self, header: Header, first: Command, commands: list[Command]) -> int:
         return len(self.encode(header, [first, *commands], True))
 
-    def _chunks(self, header: Header, first: Command, command: Command) -> list[Command]:
-        """A Results with one big text item as chunks; anything else goes whole."""
+    def _chunks(self, header: Header, first: Command, current: list[Command],
+                command: Command) -> list[Command]:
+        """A Results with one big text item as chunks, the first sized to fill the room
+        left in the current message; anything else goes whole."""
         if not (isinstance(command, Results) and len(command.items) == 1
                 and isinstance(command.items[0].data, str)):
             return [command]
         item = command.items[0]
         data: str = item.data  # type: ignore[assignment]
-        overhead = self._size(header, first, [replace(command, items=[replace(item, data="")])])
-        step = (self.limit or 0) - overhead - _CHUNK_SLACK
+        empty = replace(command, items=[replace(item, data="")])
+        limit = self.limit or 0
+
+        def room(context: list[Command]) -> int:
+            return limit - self._size(header, first, context + [empty]) - _CHUNK_SLACK
+
+        step = room([])
         if step < _MIN_CHUNK:
             return [command]
+        head = room(current)
         meta = replace(item.meta) if item.meta else Meta()
         meta.size = len(data.encode())
+        bounds = [0, head if head >= _MIN_CHUNK else step]
+        while bounds[-1] < len(data):
+            bounds.append(bounds[-1] + step)
         pieces: list[Command] = []
-        for start in range(0, len(data), step):
-            last = start + step >= len(data)
-            chunk = Item(target=item.target, source=item.source, data=data[start:start + step],
-                         meta=meta if start == 0 else None, more_data=not last)
+        for n, (start, stop) in enumerate(zip(bounds, bounds[1:])):
+            chunk = Item(target=item.target, source=item.source, data=data[start:stop],
+                         meta=meta if n == 0 else None, more_data=stop < len(data))
             pieces.append(replace(command, items=[chunk]))
         return pieces
