@@ -165,6 +165,10 @@ class ClientSession:
         if header.meta and header.meta.max_msg_size:
             self._packer.limit = header.meta.max_msg_size
         if any(isinstance(c, Alert) and c.code == AlertCode.SESSION_ABORT for c in commands):
+            if self._check is not None and self._check.challenges and \
+                    not self._check.authenticated:
+                return self._end(Outcome.AUTH_FAILED, "the server gave up (1223) after "
+                                 "failing to authenticate itself")
             return self._end(Outcome.ABORTED, "the server aborted the session (1223)")
 
         verdict = self._judge_server(header, body, headers)
@@ -229,8 +233,6 @@ class ClientSession:
         if result.chal_type is not None:
             chal = Meta(type=result.chal_type.value, format="b64",
                         next_nonce=encode_nonce(result.next_nonce) if result.next_nonce else None)
-        if result.next_nonce is not None and result.authenticated:
-            self._store_nonce("SRVCRED", result.next_nonce)
         return _Verdict(result.status, chal, trusted=result.authenticated, end=result.end_session)
 
     def _take_challenge(self, status: Status, trusted: bool) -> CredAction:
@@ -319,7 +321,17 @@ class ClientSession:
             headers[HMAC_HEADER_NAME] = str(HmacHeader(username=self._cred.user,
                                                        mac=self._cred.mac(body)))
         self.messages.append(("out", body))
+        self._keep_issued_nonce(commands)
         return Send(self.url, body, self.encoding.content_type, headers)
+
+    def _keep_issued_nonce(self, commands: list[Command]) -> None:
+        """A nonce we issue to the server is stored once a message carries it to the
+        server: it checks the server's next Cred and package 0. One issued on a message
+        we never answer (the server's last) never reached it, and is not kept."""
+        for command in commands:
+            if isinstance(command, Status) and command.cmd_ref == "0" and command.chal \
+                    and command.chal.next_nonce:
+                self._store_nonce("SRVCRED", decode_nonce(command.chal.next_nonce))
 
     # ------------------------------------------------------------------ checks and the end
 
@@ -347,7 +359,6 @@ class ClientSession:
             body = self._packer.encode(header, [self._alert(AlertCode.SESSION_ABORT)], True)
             farewell = Send(self.url, body, self.encoding.content_type)
             self.messages.append(("out", body))
-        self._persist_nonces()
         self._state = _State.ENDED
         self.outcome, self.reason = outcome, reason
         return Ended(outcome, reason, farewell)
@@ -362,12 +373,6 @@ class ClientSession:
         self.tree.replace(child_path(credential.path, "AAuthData"), None, value=nonce,
                           format="bin")
 
-    def _persist_nonces(self) -> None:
-        """The nonce we issued to the server is kept for its next Cred and package 0."""
-        if self._check is not None:
-            credential = self.account.server_credential
-            if credential is not None and credential.data != self._check.nonce:
-                self._store_nonce("SRVCRED", self._check.nonce)
 
 
 def _leaf(tree: Tree, path: str) -> str:
