@@ -8,6 +8,7 @@ import click
 
 from dmclient.cli.errors import USER_FACING, UserError
 from dmclient.cli.codec_cmd import codec
+from dmclient.cli.server_cmd import job, server
 from dmclient.cli.tree_cmd import tree
 
 
@@ -19,6 +20,8 @@ def cli() -> None:
 
 cli.add_command(codec)
 cli.add_command(tree)
+cli.add_command(server)
+cli.add_command(job)
 
 
 def main() -> None:

@@ -1,0 +1,140 @@
+"""`dmlab server dm` runs a reference DM server; `dmlab job …` talks to its admin API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import ssl
+import time
+from urllib.error import HTTPError, URLError
+from urllib.request import Request, urlopen
+
+import click
+
+from dmclient.cli.errors import UserError
+from servers.dm import ConfigError, DMServer, JobError, Registry, load_config, parse_job
+from servers.http import start_dm
+
+
+@click.group()
+def server() -> None:
+    """Run the reference servers."""
+
+
+@server.command("dm")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+              required=True, help="The server's TOML configuration.")
+def server_dm(config_path: str) -> None:
+    """Run a DM server until interrupted; state is kept in its SQLite database."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    asyncio.run(_serve(config))
+
+
+async def _serve(config) -> None:  # type: ignore[no-untyped-def]
+    server = DMServer(config, Registry(config.database), clock=time.time)
+    runner, port = await start_dm(server)
+    scheme = "https" if config.tls_cert else "http"
+    host = config.listen.rpartition(":")[0] or "127.0.0.1"
+    click.echo(f"{config.server_id}: DM endpoint {config.url} "
+               f"(listening on {scheme}://{host}:{port}, admin API at /admin)", err=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        server.registry.close()
+
+
+@click.group()
+def job() -> None:
+    """Queue management jobs on a running DM server, and read their results."""
+
+
+def _admin(url: str, path: str, payload: dict | None = None, ca: str | None = None) -> object:
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = Request(url.rstrip("/") + path, data=data,
+                      headers={"Content-Type": "application/json"})
+    context = ssl.create_default_context(cafile=ca) if ca else None
+    try:
+        with urlopen(request, timeout=30, context=context) as response:
+            return json.loads(response.read())
+    except HTTPError as exc:
+        try:
+            message = json.loads(exc.read()).get("error", exc.reason)
+        except ValueError:
+            message = exc.reason
+        raise UserError(f"{url}: {message}") from None
+    except (URLError, OSError) as exc:
+        raise UserError(f"cannot reach the admin API at {url}: "
+                        f"{getattr(exc, 'reason', exc)}") from None
+
+
+def _admin_options(command):  # type: ignore[no-untyped-def]
+    command = click.option("--ca", type=click.Path(exists=True, dir_okay=False),
+                           help="CA certificate to trust for an HTTPS admin URL.")(command)
+    return click.option("--admin", "admin_url", default="http://127.0.0.1:8443",
+                        show_default=True, help="The DM server's base URL (its admin API).")(
+        command)
+
+
+@job.command("queue")
+@_admin_options
+@click.option("--device", required=True, help="The DevId the job is for.")
+@click.option("--wait", "wait_seconds", type=float, default=0,
+              help="Wait up to this many seconds for the job to finish, and print it.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def queue(admin_url: str, ca: str | None, device: str, wait_seconds: float, file: str) -> None:
+    """Queue the commands in FILE (JSON) for DEVICE; the server pushes a package 0."""
+    with open(file, "rb") as fh:
+        raw = fh.read()
+    try:
+        parse_job(raw)  # one clear line for a bad file, before anything is sent
+    except JobError as exc:
+        raise UserError(f"{file}: {exc}") from None
+    answer = _admin(admin_url, "/admin/jobs", {"device": device, "job": json.loads(raw)}, ca)
+    assert isinstance(answer, dict)
+    note = "device notified" if answer["notified"] else (
+        f"not notified: {answer['notify_error']}" if answer["notify_error"]
+        else "runs at the device's next session")
+    click.echo(f"job {answer['job_id']} queued for {device} ({note})")
+    if wait_seconds:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            record = _admin(admin_url, f"/admin/jobs/{answer['job_id']}", ca=ca)
+            assert isinstance(record, dict)
+            if record["state"] in ("done", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        _print_job(record)
+
+
+@job.command("show")
+@_admin_options
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+@click.argument("job_id")
+def show(admin_url: str, ca: str | None, as_json: bool, job_id: str) -> None:
+    """Print a job's state and every command's status and results."""
+    record = _admin(admin_url, f"/admin/jobs/{job_id}", ca=ca)
+    if as_json:
+        click.echo(json.dumps(record, indent=1))
+    else:
+        assert isinstance(record, dict)
+        _print_job(record)
+
+
+def _print_job(record: dict) -> None:
+    click.echo(f"job {record['job_id']}: {record['state']}")
+    for command in record["commands"]:
+        data = command["results"][0]["data"] if command["results"] else None
+        shown = "" if data is None else f" = {data if isinstance(data, str) else data['b64']}"
+        status = command["status"] if command["status"] is not None else "-"
+        detail = f"  ({command['detail']})" if command["detail"] else ""
+        click.echo(f"  {command['place']:>4} {command['cmd']:<8} {status} "
+                   f"{command['uri']}{shown}{detail}")
