@@ -43,11 +43,13 @@ class TreeStore:
         self.path = os.fspath(path)
         if not create and not os.path.exists(self.path):
             raise StoreError(f"no store at {self.path}")
+        # Opening an existing file must not change it until it proves to be a store.
+        target = self.path if create else f"file:{self.path}?mode=rw"
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db = sqlite3.connect(target, uri=not create, isolation_level=None, timeout=10)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
+        try:
             if create:
                 self._db.executescript(SCHEMA)
             else:
@@ -55,7 +57,13 @@ class TreeStore:
                     "SELECT name FROM sqlite_master WHERE type='table'")}
                 if not {"handset", "node"} <= tables:
                     raise StoreError(f"{self.path} is not a dmlab tree store")
-        except sqlite3.DatabaseError as exc:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+        except (sqlite3.DatabaseError, StoreError) as exc:
+            self._db.close()
+            if isinstance(exc, StoreError):
+                raise
             raise StoreError(f"{self.path}: {exc}") from None
 
     def close(self) -> None:
@@ -68,7 +76,10 @@ class TreeStore:
         self.close()
 
     def handsets(self) -> list[str]:
-        return [r[0] for r in self._db.execute("SELECT id FROM handset ORDER BY id")]
+        try:
+            return [r[0] for r in self._db.execute("SELECT id FROM handset ORDER BY id")]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
 
     def new_handset(self, handset_id: str, profile: profiles.Profile) -> Tree:
         """Register a handset made from `profile`; it starts with no differences."""
@@ -88,8 +99,11 @@ class TreeStore:
             if len(ids) != 1:
                 raise StoreError(f"{self.path} holds {len(ids)} handsets; name one")
             handset_id = ids[0]
-        row = self._db.execute("SELECT profile, profile_digest FROM handset WHERE id=?",
-                               (handset_id,)).fetchone()
+        try:
+            row = self._db.execute("SELECT profile, profile_digest FROM handset WHERE id=?",
+                                   (handset_id,)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
         if row is None:
             raise StoreError(f"no handset {handset_id!r} in {self.path}")
         profile = profiles.load(row[0])
@@ -97,9 +111,13 @@ class TreeStore:
             raise StoreError(f"profile {row[0]} changed since handset {handset_id!r} was made "
                              "from it; its stored differences no longer apply")
         overlay: dict[str, Node | None] = {}
-        for path, deleted, *fields in self._db.execute(
-                f"SELECT path, deleted, {_COLUMNS} FROM node WHERE handset=?", (handset_id,)):
-            overlay[path] = None if deleted else _node(*fields)
+        try:
+            for path, deleted, *fields in self._db.execute(
+                    f"SELECT path, deleted, {_COLUMNS} FROM node WHERE handset=?",
+                    (handset_id,)):
+                overlay[path] = None if deleted else _node(*fields)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
         return Tree(profile, overlay=overlay, sink=partial(self._save, handset_id))
 
     def _save(self, handset_id: str, changes: Changes) -> None:

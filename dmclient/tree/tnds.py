@@ -80,7 +80,7 @@ def _visit(el: etree._Element, parent: str | None, base: str, out: list[TndsEntr
            depth: int) -> None:
     if depth > MAX_DEPTH:
         raise TndsError(f"nodes nested deeper than {MAX_DEPTH}")
-    name = _text(_child(el, "NodeName"))
+    name = _raw(_child(el, "NodeName"))
     path_el = _child(el, "Path")
     try:
         if parent is None and name == "." and path_el is None:
@@ -121,7 +121,7 @@ def _node(el: etree._Element, path: str) -> tuple[Node, frozenset[str]]:
                     raise TndsError(f"{path}: Format must hold exactly one format element")
                 fields["format"] = kinds[0]
             elif name == "Title":
-                fields["title"] = _text(prop)
+                fields["title"] = _raw(prop)
             elif name == "TStamp":
                 fields["tstamp"] = _text(prop) or None
             elif name == "VerNo":
@@ -131,7 +131,7 @@ def _node(el: etree._Element, path: str) -> tuple[Node, frozenset[str]]:
                     raise TndsError(f"{path}: VerNo is not a number") from None
             elif name == "Type":
                 kinds = [c for c in prop if isinstance(c.tag, str)]
-                fields["type"] = _text(kinds[0]) if kinds else _text(prop)
+                fields["type"] = _raw(kinds[0]) if kinds else _raw(prop)
     df = _child(el, "DFProperties")
     if df is not None:
         given.add("DF")
@@ -154,7 +154,7 @@ def _node(el: etree._Element, path: str) -> tuple[Node, frozenset[str]]:
     raw = None
     if value_el is not None:
         given.add("Value")
-        raw = "".join(value_el.itertext())  # not stripped: values keep their spaces
+        raw = _raw(value_el)
         if fmt == NODE:
             raise TndsError(f"interior node {path} has a Value")
     try:
@@ -257,4 +257,10 @@ def _child(el: etree._Element, name: str) -> etree._Element | None:
 
 
 def _text(el: etree._Element | None) -> str:
-    return "" if el is None else "".join(el.itertext()).strip()
+    """Text of a structural element (ACL, Path, VerNo...), where spaces mean nothing."""
+    return _raw(el).strip()
+
+
+def _raw(el: etree._Element | None) -> str:
+    """Text exactly as written: names, titles, types and values keep their spaces."""
+    return "" if el is None else "".join(el.itertext())

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Protocol
 from dmclient.tree import acl as aclmod
 from dmclient.tree import tnds
 from dmclient.tree.acl import AclCommand, AclError
-from dmclient.tree.formats import NODE, FormatError, Value, normalize
+from dmclient.tree.formats import NODE, FormatError, Value, normalize, xml_unsafe
 from dmclient.tree.node import DEFAULT_LEAF_TYPE, Node
 from dmclient.tree.result import OK, AclDecision, Item, Result, fail
 from dmclient.tree.uri import (ROOT, Uri, UriError, UriLimits, child_path, name_of,
@@ -93,8 +93,8 @@ class Tree:
 
     @property
     def changed_paths(self) -> tuple[str, ...]:
-        """Paths where this handset differs from its profile."""
-        return tuple(self._overlay)
+        """Paths where this handset differs from its profile, sorted."""
+        return tuple(sorted(self._overlay))
 
     def uri_limits(self) -> UriLimits:
         if self._limits is None:
@@ -365,6 +365,7 @@ class Tree:
         if acl:
             self._check_acl_value(acl)
         self._check_title(title)
+        self._check_text("Type", mime)
         # Create the missing interior parents, then the node, top down.
         missing = []
         p = parent_path(path)
@@ -416,6 +417,7 @@ class Tree:
         if not node.allows("Replace"):
             raise Refused(S.COMMAND_NOT_ALLOWED, f"{path} does not allow Replace")
         stored, stored_fmt = self._normalize(value, fmt or node.format)
+        self._check_text("Type", mime)
         if stored_fmt == NODE:
             raise Refused(S.COMMAND_NOT_ALLOWED, "Replace cannot turn a leaf into a node")
         self._set(path, self._touch(node, value=stored, format=stored_fmt,
@@ -431,9 +433,7 @@ class Tree:
             if not decision.allowed:
                 raise Refused(S.PERMISSION_DENIED, f"{server} may not change the ACL of "
                               f"{path} (ACL of {decision.decided_by})")
-            new_acl = self._check_acl_value(text)
-            if path == ROOT and "*" not in new_acl.ids_for(AclCommand.ADD):
-                raise Refused(S.COMMAND_NOT_ALLOWED, "the root ACL must keep Add=*")
+            self._check_new_acl(path, text)
             self._set(path, self._touch(node, acl=text))
             return OK
         if prop == "Title":
@@ -457,8 +457,23 @@ class Tree:
 
     @staticmethod
     def _check_title(title: str | None) -> None:
-        if title is not None and len(title.encode()) > TITLE_MAX:
+        if title is None:
+            return
+        Tree._check_text("Title", title)
+        if len(title.encode()) > TITLE_MAX:
             raise Refused(S.REQUEST_ENTITY_TOO_LARGE, f"Title is over {TITLE_MAX} bytes")
+
+    @staticmethod
+    def _check_text(what: str, text: str | None) -> None:
+        """Property text must survive a TNDS export: XML-safe characters only."""
+        bad = xml_unsafe(text) if text else None
+        if bad is not None:
+            raise Refused(S.BAD_REQUEST, f"{what} holds {bad!r}, which XML cannot carry")
+
+    def _check_new_acl(self, path: str, text: str) -> None:
+        acl = self._check_acl_value(text)
+        if path == ROOT and "*" not in acl.ids_for(AclCommand.ADD):
+            raise Refused(S.COMMAND_NOT_ALLOWED, "the root ACL must keep Add=*")
 
     def _rename(self, path: str, node: Node, new_name: str) -> Result:
         if path == ROOT or node.permanent:
@@ -604,10 +619,13 @@ class Tree:
         changes: dict[str, object] = {}
         new = entry.node
         if "ACL" in entry.given:
+            self._check_new_acl(path, new.acl)
             changes["acl"] = new.acl
         if "Title" in entry.given:
+            self._check_title(new.title)
             changes["title"] = new.title
         if "Type" in entry.given:
+            self._check_text("Type", new.type)
             changes["type"] = new.type
         if not existing.interior and ("Value" in entry.given or "Format" in entry.given):
             changes["value"], changes["format"] = new.value, new.format

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from dmclient.tree.formats import xml_unsafe
 from dmclient.wire.status import StatusCode
 
 ROOT = "."
@@ -127,8 +128,8 @@ def validate_name(name: str) -> None:
         raise UriError("empty node name")
     if name in (".", ".."):
         raise UriError(f"node name {name!r} is reserved")
-    if "/" in name or any(ord(c) < 0x20 or c == "\x7f" for c in name):
-        raise UriError(f"node name {name!r} has a '/' or a control character")
+    if "/" in name or any(ord(c) < 0x20 or c == "\x7f" for c in name) or xml_unsafe(name):
+        raise UriError(f"node name {name!r} has a '/' or a character XML cannot carry")
 
 
 def parse(text: str, limits: UriLimits = NO_LIMITS) -> Uri:
@@ -143,6 +144,9 @@ def parse(text: str, limits: UriLimits = NO_LIMITS) -> Uri:
 def _parse(text: str) -> Uri:
     if not isinstance(text, str):
         raise UriError("URI must be a string")
+    bad = xml_unsafe(text)
+    if bad is not None:
+        raise UriError(f"URI holds {bad!r}, which is not allowed")
     base, sep, query = text.partition("?")
     segments = _parse_path(base)
     if not sep:
