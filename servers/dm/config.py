@@ -10,6 +10,7 @@
     encoding = "xml"                         # for sessions the server starts
     max_msg_size = 16384
     max_obj_size = 1048576
+    jobs_per_session = 0                     # queued jobs one session runs; 0: all
 
     [[devices]]
     device_id = "IMEI:358240051111110"       # DevId, the header Source of its messages
@@ -132,6 +133,7 @@ class ServerConfig:
     max_msg_size: int = 16384
     max_obj_size: int = 1024 * 1024
     session_timeout: float = 300.0  # seconds of silence before expire_sessions ends one
+    jobs_per_session: int = 0  # how many queued jobs one session runs; 0 means all of them
     devices: list[DeviceConfig] = field(default_factory=list)
 
     def __post_init__(self) -> None:

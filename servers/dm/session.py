@@ -144,6 +144,7 @@ class ServerSession:
         self._versions = ("1.2", "DM/1.2")
         self._msg_count = 0
         self._client_msg = 0
+        self._jobs_run = 0
         self._last: tuple[bytes, Reply] | None = None
         self._queue: deque[Unit] = deque()
         self._out: dict[tuple[str, str], _Out] = {}
@@ -400,11 +401,15 @@ class ServerSession:
         now = self.clock()
         if self._job is not None:
             self._finish_job(now)
+        limit = self.config.jobs_per_session
+        if limit and self._jobs_run >= limit:
+            return
         claimed = self.registry.claim_job(self.device.device_id, self.record, now)
         if claimed is None:
             self._job = None
             return
         job_id, job = claimed
+        self._jobs_run += 1
         self._job = _Job(job_id, {place: CommandResult(place, type(c).__name__, target_of(c))
                                   for place, c in walk(job.commands)})
         self._queue.extend(units(job))

@@ -122,3 +122,15 @@ def test_a_wrong_server_secret_fails_both_sides_and_changes_nothing() -> None:
     assert ended.outcome is Outcome.AUTH_FAILED
     assert tree.export("./Vendor") == before
     assert server.job(queued.job_id).state is not JobState.DONE
+
+
+def test_jobs_per_session_limits_the_work_of_one_session() -> None:
+    tree, server = make_pair()
+    server.config.jobs_per_session = 1
+    first = server.queue_job(DEVID, Job([Get("./DevInfo/Man")]))
+    second = server.queue_job(DEVID, Job([Get("./DevInfo/Mod")]))
+    assert converse(ClientSession(tree, "dms1"), server).outcome is Outcome.COMPLETED
+    assert server.job(first.job_id).state is JobState.DONE
+    assert server.job(second.job_id).state is JobState.QUEUED
+    assert converse(ClientSession(tree, "dms1"), server).outcome is Outcome.COMPLETED
+    assert server.job(second.job_id).state is JobState.DONE
