@@ -8,6 +8,8 @@ import click
 
 from dmclient.cli.errors import USER_FACING, UserError
 from dmclient.cli.codec_cmd import codec
+from dmclient.cli.handset_cmd import handset
+from dmclient.cli.trace_cmd import trace_group
 from dmclient.cli.server_cmd import job, server
 from dmclient.cli.tree_cmd import tree
 
@@ -20,6 +22,8 @@ def cli() -> None:
 
 cli.add_command(codec)
 cli.add_command(tree)
+cli.add_command(handset)
+cli.add_command(trace_group)
 cli.add_command(server)
 cli.add_command(job)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dmclient.handset import HandsetError
+from dmclient.session import SessionError
+from dmclient.trace import TraceError
+from dmclient.transport import TransportError
 from dmclient.tree import AclError, ProfileError, StoreError, TndsError, UriError
 
 
@@ -10,4 +14,5 @@ class UserError(Exception):
 
 
 #: Library errors whose message is already a clear one-line reason.
-USER_FACING = (ProfileError, StoreError, TndsError, UriError, AclError, OSError)
+USER_FACING = (ProfileError, StoreError, TndsError, UriError, AclError, OSError, SessionError,
+               HandsetError, TransportError, TraceError)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-from typing import Callable
 
 import click
 from rich.console import Console
@@ -13,30 +12,10 @@ from rich.markup import escape
 from rich.tree import Tree as RichTree
 
 from dmclient.cli.errors import UserError
+from dmclient.cli.options import handset_options, open_handset
 from dmclient.tree import Tree, TreeStore, load_profile, open_tree, tnds
 from dmclient.tree.acl import AclCommand
 from dmclient.tree.uri import ROOT, name_of
-
-
-def _handset_options(command: Callable) -> Callable:
-    command = click.option("--handset", metavar="ID",
-                           help="Which handset, in a store that holds several.")(command)
-    command = click.option("--store", type=click.Path(dir_okay=False), metavar="FILE",
-                           help="A handset's SQLite store.")(command)
-    command = click.option("--profile", metavar="FILE|NAME",
-                           help="A TNDS profile: a file, or a name in trees/ "
-                                "(default: the default profile).")(command)
-    return command
-
-
-def _open(profile: str | None, store: str | None, handset: str | None) -> Tree:
-    if profile and store:
-        raise UserError("give --profile or --store, not both")
-    if store:
-        return open_tree(store, handset)
-    if handset:
-        raise UserError("--handset goes with --store")
-    return Tree(load_profile(profile or "default"))
 
 
 @click.group()
@@ -45,7 +24,7 @@ def tree() -> None:
 
 
 @tree.command()
-@_handset_options
+@handset_options
 @click.argument("uri", default=ROOT)
 def show(profile: str | None, store: str | None, handset: str | None, uri: str) -> None:
     """Print the tree (or the subtree at URI) with values, formats and ACLs.
@@ -53,7 +32,7 @@ def show(profile: str | None, store: str | None, handset: str | None, uri: str) 
     Secrets (nodes whose AccessType has no Get) are masked. An ACL in brackets is the
     node's own; a node without one inherits from its nearest ancestor that has one.
     """
-    t = _open(profile, store, handset)
+    t = open_handset(profile, store, handset)
     path = t.parse(uri).path
     if t.node(path) is None:
         raise UserError(f"{path} does not exist")
@@ -94,14 +73,14 @@ def _shown_value(node) -> str:
 
 
 @tree.command()
-@_handset_options
+@handset_options
 @click.option("--server-id", metavar="ID",
               help="Act as this ServerID (ACLs apply); default: device authority.")
 @click.argument("uri")
 def get(profile: str | None, store: str | None, handset: str | None, server_id: str | None,
         uri: str) -> None:
     """Get a leaf's value, an interior node's children, a ?prop= or a ?list= form."""
-    t = _open(profile, store, handset)
+    t = open_handset(profile, store, handset)
     result = t.get(uri, server_id)
     if not result.ok:
         raise UserError(f"{int(result.status)} {result.status.meaning}: {result.detail}")
@@ -116,13 +95,13 @@ def get(profile: str | None, store: str | None, handset: str | None, server_id: 
 
 
 @tree.command()
-@_handset_options
+@handset_options
 @click.option("--canonical", is_flag=True, help="Leave out TStamp and VerNo (the digest form).")
 @click.argument("uri", default=ROOT)
 def export(profile: str | None, store: str | None, handset: str | None, canonical: bool,
            uri: str) -> None:
     """Write the tree (or the subtree at URI) as a TNDS document on stdout."""
-    t = _open(profile, store, handset)
+    t = open_handset(profile, store, handset)
     path = t.parse(uri).path
     if t.node(path) is None:
         raise UserError(f"{path} does not exist")
@@ -130,10 +109,10 @@ def export(profile: str | None, store: str | None, handset: str | None, canonica
 
 
 @tree.command()
-@_handset_options
+@handset_options
 def digest(profile: str | None, store: str | None, handset: str | None) -> None:
     """Print the SHA-256 of the canonical export (TStamp and VerNo left out)."""
-    click.echo(_open(profile, store, handset).digest())
+    click.echo(open_handset(profile, store, handset).digest())
 
 
 @tree.command("import")
@@ -175,7 +154,7 @@ def init(store: str, profile: str, handset: str) -> None:
 
 
 @tree.command()
-@_handset_options
+@handset_options
 @click.option("--json", "as_json", is_flag=True, help="Print {allowed, decided_by}.")
 @click.argument("server")
 @click.argument("command", type=click.Choice([c.value for c in AclCommand]))
@@ -183,7 +162,7 @@ def init(store: str, profile: str, handset: str) -> None:
 def can(profile: str | None, store: str | None, handset: str | None, as_json: bool,
         server: str, command: str, uri: str) -> None:
     """May SERVER run COMMAND on URI? (URI may end in ?prop=ACL.)"""
-    decision = _open(profile, store, handset).can(server, command, uri)
+    decision = open_handset(profile, store, handset).can(server, command, uri)
     if as_json:
         click.echo(json.dumps({"allowed": decision.allowed, "decided_by": decision.decided_by}))
     else:

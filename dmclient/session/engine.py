@@ -155,6 +155,12 @@ class ClientSession:
             return self._end(Outcome.PROTOCOL_ERROR, problem, abort=True)
         return self._on_message(message, body, headers)
 
+    def fail(self, reason: str) -> Ended:
+        """The transport could not deliver our last message or bring back an answer."""
+        if self._state is not _State.WAITING:
+            raise RuntimeError(f"session is {self._state.value}")
+        return self._end(Outcome.TRANSPORT_ERROR, reason)
+
     # ------------------------------------------------------------------ the exchange
 
     def _on_message(self, message: Message, body: bytes, headers: dict[str, str]) -> Send | Ended:

@@ -11,6 +11,7 @@ class Outcome(StrEnum):
     ABORTED = "aborted"              # the server sent Alert 1223
     AUTH_FAILED = "auth_failed"      # the server refused our credentials, or we its
     PROTOCOL_ERROR = "protocol_error"  # an unreadable or inconsistent server message
+    TRANSPORT_ERROR = "transport_error"  # no answer: refused, reset, timeout, TLS, HTTP error
 
 
 @dataclass(frozen=True, slots=True)
