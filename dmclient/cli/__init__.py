@@ -10,6 +10,7 @@ from dmclient.cli.errors import USER_FACING, UserError
 from dmclient.cli.codec_cmd import codec
 from dmclient.cli.handset_cmd import handset
 from dmclient.cli.trace_cmd import trace_group
+from dmclient.cli.pki_cmd import pki
 from dmclient.cli.server_cmd import job, server
 from dmclient.cli.tree_cmd import tree
 
@@ -26,6 +27,7 @@ cli.add_command(handset)
 cli.add_command(trace_group)
 cli.add_command(server)
 cli.add_command(job)
+cli.add_command(pki)
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 - SpecHttpServer: tests/session/spec_server (a DM server written only from the spec, on
   bare lxml) behind aiohttp, one SpecServer per SessionID, carrying nonces from one
   session to the next as a real server would;
-- a lab CA and a server certificate for 127.0.0.1, made with `cryptography`;
+- a lab CA (servers.pki) and a server certificate for 127.0.0.1;
 - servers that misbehave: 50 MB answers, HTTP 500, dropped connections, silence.
 """
 
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime
-import ipaddress
 import ssl
 import sys
 from contextlib import asynccontextmanager
@@ -21,13 +19,10 @@ from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from dmclient.tree import Tree, TreeStore
+from servers.pki import LabCA, server_context
 from tests.session.spec_server import SpecServer
 
 XML = "application/vnd.syncml.dm+xml"
@@ -154,44 +149,6 @@ class Pki:
 
 
 def make_pki(directory: Path) -> Pki:
-    """A CA and a certificate for 127.0.0.1 it signed; the server's TLS context."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dmlab test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - datetime.timedelta(minutes=5))
-          .not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False,
-                                       encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                         critical=False)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
-                critical=False)
-            .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]),
-                           critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    ca_file = directory / "ca.pem"
-    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    cert_file, key_file = directory / "server.pem", directory / "server.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    tls.load_cert_chain(cert_file, key_file)
-    return Pki(ca_file, tls)
+    """A lab CA and a certificate for 127.0.0.1 it signed; the server's TLS context."""
+    ca = LabCA.create(directory)
+    return Pki(ca.ca_file, server_context(ca.issue("dms1")))
