@@ -35,6 +35,8 @@ from typing import Awaitable, Callable, Coroutine
 import aiohttp
 from aiohttp import web
 
+from dmclient.bootstrap import (FetchQueue, FetchResult, Secrets, ensure_bootstrap_mo,
+                                fetch_bootstrap, fetch_report, should_connect_after)
 from dmclient.notification import (RESYNC_NONCE, NonceMatch, Notification, NotificationError,
                                    UIMode, decode as decode_notification, verify_with_resync)
 from dmclient.session import (ClientSession, CommandRecord, Ended, GenericReport, Outcome,
@@ -129,6 +131,7 @@ class Handset:
                  trace_dir: str | os.PathLike[str] | None = None,
                  timeout: float = DEFAULT_TIMEOUT, poll_interval: float | None = None,
                  exec_handler: ExecHandler | None = None,
+                 bootstrap_secrets: Secrets | None = None,
                  on_event: Callable[[str], None] | None = None) -> None:
         self.tree = tree
         self.encoding = encoding
@@ -136,7 +139,10 @@ class Handset:
         self.trace_dir = trace_dir
         self.timeout = timeout
         self.poll_interval = poll_interval
-        self.exec_handler = exec_handler
+        self.bootstrap_secrets = bootstrap_secrets or Secrets()
+        # An Exec on ./Vendor/DMLab/Bootstrap/Fetch is queued (202) and run between sessions.
+        self.fetches = FetchQueue(fallback=exec_handler)
+        ensure_bootstrap_mo(tree)
         self.on_event = on_event
         self.notifications: deque[NotificationRecord] = deque(maxlen=HISTORY)
         self.sessions: deque[SessionSummary] = deque(maxlen=HISTORY)
@@ -160,6 +166,7 @@ class Handset:
         if session_id is None:
             self._refuse_if_suppressed(server_id)
         summary = await self._session(server_id, session_id)
+        installed = await self._run_fetches()
         if summary.completed and self.pending_reports.get(server_id):
             try:
                 self._refuse_if_suppressed(server_id)
@@ -167,7 +174,45 @@ class Handset:
                 self._event(f"reports for {server_id} wait: {refusal}")
             else:
                 summary.followup = await self._session(server_id, None)
+        await self._greet(installed)
         return summary
+
+    # ------------------------------------------------------------------ bootstrap
+
+    async def bootstrap(self, url: str | None = None) -> FetchResult:
+        """Fetch and install a bootstrap now (from `url`, or the Bootstrap/URL leaf), then
+        open a session to each new server whose SuppressSession allows it."""
+        async with self._lock:
+            result = await self._fetch(url)
+            await self._greet(result.server_ids)
+            return result
+
+    async def _fetch(self, url: str | None = None) -> FetchResult:
+        async with aiohttp.ClientSession() as http:
+            result = await fetch_bootstrap(self.tree, url, http=http, ssl_context=self._tls,
+                                           secrets=self.bootstrap_secrets, timeout=self.timeout)
+        self._event(f"bootstrap from {result.url}: {result.state}")
+        return result
+
+    async def _run_fetches(self) -> list[str]:
+        """Fetches a server asked for with Exec during the last session; each result goes
+        back to that server as a Generic Alert in its next session."""
+        installed: list[str] = []
+        for request in self.fetches.take():
+            result = await self._fetch()
+            self.pending_reports.setdefault(request.server_id, []).append(
+                fetch_report(request, result))
+            installed.extend(result.server_ids)
+        return installed
+
+    async def _greet(self, server_ids: list[str]) -> None:
+        """After a bootstrap: a client-initiated session to each new server (1201),
+        unless its Ext/SuppressSession holds it back until a package 0."""
+        for new in server_ids:
+            if should_connect_after(self.tree, new):
+                await self._session(new, None)
+            else:
+                self._event(f"{new} installed; sessions to it wait for a package 0")
 
     def _refuse_if_suppressed(self, server_id: str) -> None:
         account = find_account(self.tree, server_id)
@@ -179,7 +224,8 @@ class Handset:
         reports = self.pending_reports.get(server_id, [])
         session = ClientSession(self.tree, server_id, encoding=self.encoding,
                                 session_id=session_id, ui=self.ui,
-                                exec_handler=self.exec_handler, reports=tuple(reports))
+                                exec_handler=self.fetches.exec_handler,
+                                reports=tuple(reports))
         self.pending_reports.pop(server_id, None)
         initiator = "client" if session_id is None else "server"
         started = time.time()

@@ -107,7 +107,7 @@ async def _post(http: aiohttp.ClientSession, send: Send, *, tls: ssl.SSLContext 
     except TransportError:
         raise
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-        raise TransportError(_reason(exc, send.url, timeout)) from None
+        raise TransportError(failure_reason(exc, send.url, timeout)) from None
 
 
 def _record(recorder: Recorder | None, direction: str, body: bytes, url: str,
@@ -126,7 +126,7 @@ async def _read_capped(content: aiohttp.StreamReader, limit: int) -> bytes:
     return bytes(body)
 
 
-def _reason(exc: BaseException, url: str, timeout: float) -> str:
+def failure_reason(exc: BaseException, url: str, timeout: float) -> str:
     """What went wrong, in one line a user can act on."""
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         cert = exc.certificate_error

@@ -46,11 +46,11 @@ def to_json(value: Any) -> Any:
     return value
 
 
-def _json(value: Any, status: int = 200) -> web.Response:
+def json_response(value: Any, status: int = 200) -> web.Response:
     return web.json_response(to_json(value), status=status, dumps=lambda v: json.dumps(v, indent=1))
 
 
-def _error(status: int, message: str) -> web.Response:
+def error_response(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
@@ -72,14 +72,14 @@ async def _dm(request: web.Request) -> web.Response:
 # ------------------------------------------------------------------ the admin API
 
 @web.middleware
-async def _loopback_only(request: web.Request, handler: Any) -> web.StreamResponse:
+async def loopback_only(request: web.Request, handler: Any) -> web.StreamResponse:
     if request.path.startswith("/admin"):
         try:
             peer = ipaddress.ip_address((request.remote or "").split("%")[0])
         except ValueError:
             peer = None
         if peer is None or not peer.is_loopback:
-            return _error(403, "the admin API answers loopback peers only")
+            return error_response(403, "the admin API answers loopback peers only")
     return await handler(request)
 
 
@@ -90,39 +90,39 @@ async def _queue(request: web.Request) -> web.Response:
         device = payload["device"]
         job = parse_job(json.dumps(payload["job"]).encode())
     except (ValueError, KeyError, TypeError) as exc:
-        return _error(400, f"bad job request: {exc}")
+        return error_response(400, f"bad job request: {exc}")
     except JobError as exc:
-        return _error(400, str(exc))
+        return error_response(400, str(exc))
     try:
         queued = server.queue_job(device, job)
     except UnknownDevice:
-        return _error(404, f"no device {device!r}")
+        return error_response(404, f"no device {device!r}")
     pushed = await push(request.app[HTTP_KEY], queued.notification)
-    return _json({"job_id": queued.job_id, "notified": pushed is None and
+    return json_response({"job_id": queued.job_id, "notified": pushed is None and
                   queued.notification is not None, "notify_error": pushed})
 
 
 async def _job(request: web.Request) -> web.Response:
     try:
-        return _json(request.app[SERVER_KEY].job(request.match_info["job_id"]))
+        return json_response(request.app[SERVER_KEY].job(request.match_info["job_id"]))
     except UnknownJob:
-        return _error(404, f"no job {request.match_info['job_id']!r}")
+        return error_response(404, f"no job {request.match_info['job_id']!r}")
 
 
 async def _jobs(request: web.Request) -> web.Response:
-    return _json(request.app[SERVER_KEY].jobs(request.query.get("device")))
+    return json_response(request.app[SERVER_KEY].jobs(request.query.get("device")))
 
 
 async def _sessions(request: web.Request) -> web.Response:
-    return _json(request.app[SERVER_KEY].sessions(request.query.get("device")))
+    return json_response(request.app[SERVER_KEY].sessions(request.query.get("device")))
 
 
 async def _devices(request: web.Request) -> web.Response:
-    return _json(request.app[SERVER_KEY].devices())
+    return json_response(request.app[SERVER_KEY].devices())
 
 
 async def _alerts(request: web.Request) -> web.Response:
-    return _json(request.app[SERVER_KEY].generic_alerts(request.query.get("device")))
+    return json_response(request.app[SERVER_KEY].generic_alerts(request.query.get("device")))
 
 
 async def _notify(request: web.Request) -> web.Response:
@@ -130,11 +130,11 @@ async def _notify(request: web.Request) -> web.Response:
     try:
         notification = request.app[SERVER_KEY].notify(device)
     except UnknownDevice:
-        return _error(404, f"no device {device!r}")
+        return error_response(404, f"no device {device!r}")
     if notification is None:
-        return _error(409, f"device {device!r} has no notify_url")
+        return error_response(409, f"device {device!r} has no notify_url")
     error = await push(request.app[HTTP_KEY], notification)
-    return _json({"notified": error is None, "notify_error": error})
+    return json_response({"notified": error is None, "notify_error": error})
 
 
 async def push(http: ClientSession, notification: Notify | None) -> str | None:
@@ -155,7 +155,7 @@ async def push(http: ClientSession, notification: Notify | None) -> str | None:
 
 def dm_app(server: DMServer) -> web.Application:
     """The DM endpoint at the path of the configured URL, and /admin beside it."""
-    app = web.Application(client_max_size=MAX_MESSAGE + 1, middlewares=[_loopback_only])
+    app = web.Application(client_max_size=MAX_MESSAGE + 1, middlewares=[loopback_only])
     app[SERVER_KEY] = server
     path = urlsplit(server.config.url).path or "/"
     app.router.add_post(path, _dm)

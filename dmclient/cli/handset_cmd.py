@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import click
 
+from dmclient.bootstrap import Secrets
 from dmclient.cli.errors import UserError
 from dmclient.cli.options import handset_options, open_handset
 from dmclient.handset import NOTIFICATION_PATH, Handset, SessionSummary
@@ -36,6 +37,10 @@ def session_options(command: Callable) -> Callable:
         click.option("--timeout", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT,
                      show_default=True, metavar="SECONDS",
                      help="Give up on a server that takes longer to answer."),
+        click.option("--imsi", metavar="DIGITS",
+                     help="The SIM's IMSI, for bootstraps signed NETWPIN or USERNETWPIN."),
+        click.option("--pin", metavar="PIN",
+                     help="The user PIN (or USERPINMAC code) for signed bootstraps."),
     )):
         command = option(command)
     return command
@@ -45,7 +50,9 @@ def _handset(tree: Tree, settings: dict[str, Any], **extra: Any) -> Handset:
     """A Handset from session_options' values."""
     return Handset(tree, encoding=Encoding(settings["encoding"]), trace_dir=settings["trace_dir"],
                    ca_file=settings["ca_file"], ui=UiPolicy(mode=UiMode(settings["ui"])),
-                   timeout=settings["timeout"], **extra)
+                   timeout=settings["timeout"],
+                   bootstrap_secrets=Secrets(imsi=settings["imsi"], pin=settings["pin"]),
+                   **extra)
 
 
 @click.group()
@@ -75,6 +82,29 @@ def connect(profile: str | None, store: str | None, handset: str | None, server_
         _print_summary(summary)
     if not summary.completed:
         raise UserError(f"session with {server_id} ended {summary.outcome}: {summary.reason}")
+
+
+@handset.command()
+@handset_options
+@click.argument("url", required=False)
+@session_options
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def bootstrap(profile: str | None, store: str | None, handset: str | None, url: str | None,
+              as_json: bool, **settings: Any) -> None:
+    """Fetch a bootstrap over HTTPS (from URL, or ./Vendor/DMLab/Bootstrap/URL), verify
+    and install it, then open a session to each new server that SuppressSession allows."""
+    device = _handset(open_handset(profile, store, handset), settings)
+    result = asyncio.run(device.bootstrap(url))
+    if as_json:
+        click.echo(json.dumps({"url": result.url, "state": result.state,
+                               "installed": list(result.server_ids),
+                               "sessions": [s.to_json() for s in device.sessions]}, indent=2))
+    else:
+        click.echo(f"bootstrap from {result.url}: {result.state}")
+        for summary in device.sessions:
+            _print_summary(summary)
+    if not result.installed:
+        raise UserError(f"bootstrap not installed: {result.reason}")
 
 
 def _print_summary(summary: SessionSummary) -> None:

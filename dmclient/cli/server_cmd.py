@@ -14,6 +14,7 @@ import click
 
 from dmclient.cli.errors import UserError
 from servers.dm import ConfigError, DMServer, JobError, Registry, load_config, parse_job
+from servers.bootstrap import load_bootstrap_config, start_bootstrap
 from servers.http import start_dm
 
 
@@ -41,15 +42,42 @@ async def _serve(config) -> None:  # type: ignore[no-untyped-def]
     host = config.listen.rpartition(":")[0] or "127.0.0.1"
     click.echo(f"{config.server_id}: DM endpoint {config.url} "
                f"(listening on {scheme}://{host}:{port}, admin API at /admin)", err=True)
+    try:
+        await _until_signalled()
+    finally:
+        await runner.cleanup()
+        server.registry.close()
+
+
+@server.command("bootstrap")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+              required=True, help="The bootstrap server's TOML configuration.")
+def server_bootstrap(config_path: str) -> None:
+    """Run the bootstrap server (HTTPS only) until interrupted; state in SQLite."""
+    try:
+        config = load_bootstrap_config(config_path)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        asyncio.run(_serve_bootstrap(config))
+    except (OSError, ssl.SSLError) as exc:
+        raise UserError(f"cannot start the bootstrap server: {exc}") from None
+
+
+async def _serve_bootstrap(config) -> None:  # type: ignore[no-untyped-def]
+    runner, port = await start_bootstrap(config)
+    click.echo(f"bootstrap server: {config.url} (listening on port {port}, "
+               "admin API at /admin)", err=True)
+    await _until_signalled()
+    await runner.cleanup()
+
+
+async def _until_signalled() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-        server.registry.close()
+    await stop.wait()
 
 
 @click.group()
