@@ -376,7 +376,9 @@ class Handset:
         """A session with every account not suppressed now, then every `interval` s."""
         while True:
             for account in accounts(self.tree):
-                if not account.suppress_session:
+                if account.suppress_session:
+                    self._event(f"poll: {account.server_id} skipped (SuppressSession is true)")
+                else:
                     await self._guarded(self.connect(account.server_id))
             await asyncio.sleep(interval)
 

@@ -190,3 +190,21 @@ def test_polling_opens_client_sessions() -> None:
             assert handset.tree.get(GREETING).value == "pushed"
 
     asyncio.run(main())
+
+
+def test_polling_skips_a_suppressed_server() -> None:
+    async def main() -> None:
+        server = pushing_server()
+        skipped = asyncio.Event()
+        async with listening(server, poll_interval=3600,
+                             on_event=lambda line: skipped.set()
+                             if line.startswith("poll: dms1 skipped") else None) as (handset, _):
+            handset.tree.replace(SUPPRESS, None, value="true")
+            serving_task = asyncio.create_task(handset.serve_forever())
+            await asyncio.wait_for(skipped.wait(), 10)
+            await handset.stop()
+            await serving_task
+            assert list(handset.sessions) == [] and server.requests == []
+            assert handset.tree.get(GREETING).value == "Hello from dmlab"
+
+    asyncio.run(main())
