@@ -15,7 +15,7 @@ from servers.delegation.engine import (AwaitHandset, Delegation, Event, Finished
                                        PrepareHandset, RemoveDms1, SendMessage, Status, Undo)
 from servers.delegation.messages import (DelInfo, DelType, Kind, Message, Notif, Prepared, Reason,
                                          decode, encode)
-from servers.delegation.methods import METHODS, Action, Role
+from servers.delegation.methods import METHODS, Role
 
 TNDS = ('<MgmtTree xmlns="syncml:dmddf1.2"><VerDTD>1.2</VerDTD><Node><NodeName>dms2</NodeName>'
         '</Node></MgmtTree>')
