@@ -13,14 +13,13 @@ servers.dm's ConfigError, so the CLI reports both servers' configurations alike.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from servers.bootstrap.store import MEMORY
-from servers.dm.config import ConfigError
+from servers.dm.config import ConfigError, read_toml
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,16 +51,7 @@ class BootstrapConfig:
 
 def load_bootstrap_config(path: str | Path) -> BootstrapConfig:
     """Read a TOML configuration; ConfigError with a one-line reason if it is unusable."""
-    path = Path(path)
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-        return _build(document, path.parent)
-    except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    return read_toml(path, _build)
 
 
 def _build(document: dict[str, Any], base: Path) -> BootstrapConfig:

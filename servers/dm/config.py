@@ -34,7 +34,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from dmclient.auth import AAuthType, AuthType
 from dmclient.auth.nonce import NonceError, decode_nonce
@@ -44,6 +44,9 @@ from dmclient.wire import Encoding
 MEMORY = ":memory:"
 SYNCML_AUTH = (AAuthType.BASIC, AAuthType.DIGEST, AAuthType.HMAC)
 """The account types that live in SyncML (Cred or x-syncml-hmac), which the engine runs."""
+
+
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -208,10 +211,16 @@ def _build(document: dict[str, Any], base: Path) -> ServerConfig:
 
 def load_config(path: str | Path) -> ServerConfig:
     """Read a TOML configuration; ConfigError with a one-line reason if it is unusable."""
+    return read_toml(path, _build)
+
+
+def read_toml(path: str | Path, build: Callable[[dict[str, Any], Path], T]) -> T:
+    """A TOML file made into a configuration by `build` (given the document and the
+    file's folder, for relative paths); every problem is one ConfigError naming the file."""
     path = Path(path)
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
-        return _build(document, path.parent)
+        return build(document, path.parent)
     except OSError as exc:
         raise ConfigError(f"{path}: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
