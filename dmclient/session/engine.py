@@ -214,10 +214,10 @@ class ClientSession:
                                  "the server closed the session without authenticating")
             return self._end(Outcome.COMPLETED, "")
         answers += self._report_alerts()
-        messages = self._packer.split(self._header_for(str(self._msg_id + 1)), header_status,
-                                      answers)
+        messages, body = self._packer.split(self._header_for(str(self._msg_id + 1)),
+                                            header_status, answers)
         self._outbox = messages[1:]
-        return self._send(messages[0], final=not self._outbox)
+        return self._send(messages[0], final=not self._outbox, body=body)
 
     def _judge_server(self, header: Header, body: bytes, headers: dict[str, str]) -> _Verdict:
         check = self._check
@@ -317,11 +317,13 @@ class ClientSession:
                                       loc_name=credentials.user if credentials else None),
                       cred=cred, meta=meta)
 
-    def _send(self, commands: list[Command], *, final: bool) -> Send:
+    def _send(self, commands: list[Command], *, final: bool, body: bytes | None = None) -> Send:
+        """Send commands as our next message; `body` when they are already encoded."""
         self._msg_id += 1
         msg_id = str(self._msg_id)
         self._sent.add(msg_id)
-        body = self._packer.encode(self._header_for(msg_id), commands, final)
+        if body is None:
+            body = self._packer.encode(self._header_for(msg_id), commands, final)
         headers = {}
         if self._cred is not None and self._cred.auth_type is AuthType.MAC:
             headers[HMAC_HEADER_NAME] = str(HmacHeader(username=self._cred.user,

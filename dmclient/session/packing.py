@@ -28,11 +28,18 @@ class Packer:
         return encode(Message(header=header, body=Body(commands=commands, final=final)),
                       self.encoding)
 
-    def split(self, header: Header, first: Command, commands: list[Command]) -> list[list[Command]]:
+    def split(self, header: Header, first: Command,
+              commands: list[Command]) -> tuple[list[list[Command]], bytes | None]:
         """Messages for a package: `first` (the Status for the peer's header) opens the
-        first; each later one gets its own header Status when it is sent."""
-        if not self.limit or self._size(header, first, commands) <= self.limit:
-            return [[first, *commands]]
+        first; each later one gets its own header Status when it is sent. With them, the
+        bytes of the first message under `header` when the package fits in it whole (the
+        common case), so that it is not encoded twice."""
+        whole = [first, *commands]
+        if not self.limit:
+            return [whole], None
+        body = self.encode(header, whole, True)
+        if len(body) <= self.limit:
+            return [whole], body
         messages: list[list[Command]] = []
         current: list[Command] = []
         for command in commands:
@@ -52,7 +59,7 @@ class Packer:
                 current = [piece]
         messages.append(current)
         messages[0] = [first, *messages[0]]
-        return messages
+        return messages, None
 
     def _size(self, header: Header, first: Command, commands: list[Command]) -> int:
         return len(self.encode(header, [first, *commands], True))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dmclient.tree.node import Node
 from dmclient.tree.tree import Tree
 from dmclient.tree.uri import child_path
 
@@ -54,7 +55,7 @@ class Account:
 
 def account_paths(tree: Tree) -> list[str]:
     return [path for path, node in tree.walk()
-            if node.interior and (node.type == DMACC_TYPE or _leaf(tree, path, "AppID") == "w7")]
+            if node.interior and (node.type == DMACC_TYPE or _app_id_w7(tree, path, node))]
 
 
 def accounts(tree: Tree) -> list[Account]:
@@ -62,7 +63,9 @@ def accounts(tree: Tree) -> list[Account]:
 
 
 def find_account(tree: Tree, server_id: str) -> Account | None:
-    return next((a for a in accounts(tree) if a.server_id == server_id), None)
+    """Only the account asked for is read in full (every session starts here)."""
+    return next((read_account(tree, path) for path in account_paths(tree)
+                 if _leaf(tree, path, "ServerID") == server_id), None)
 
 
 def read_account(tree: Tree, path: str) -> Account:
@@ -102,6 +105,11 @@ def _leaf(tree: Tree, parent: str, name: str) -> str:
         return ""
     value = node.value
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _app_id_w7(tree: Tree, path: str, node: Node) -> bool:
+    """Has an AppID child that says w7 (checked by name first: most nodes have none)."""
+    return "AppID" in node.children and _leaf(tree, path, "AppID") == "w7"
 
 
 def _first_child(tree: Tree, path: str) -> str | None:

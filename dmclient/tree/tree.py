@@ -81,13 +81,20 @@ class Tree:
         node = self.node(path)
         if node is None:
             return
+        overlay, profile = self._overlay, self.profile.nodes
         stack = [(path, node)]
         while stack:
             p, n = stack.pop()
             yield p, n
+            if not n.children:
+                continue
+            # child_path() and node(), inlined: every session's account lookup walks the tree.
+            prefix = "./" if p == ROOT else p + "/"
             for name in reversed(n.children):
-                cp = child_path(p, name)
-                child = self.node(cp)
+                cp = prefix + name
+                child = overlay.get(cp, ABSENT)
+                if child is ABSENT:
+                    child = profile.get(cp)
                 if child is not None:
                     stack.append((cp, child))
 

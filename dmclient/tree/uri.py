@@ -8,6 +8,7 @@ joined by `/`; names can never contain `/`, which keeps that form unambiguous.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -22,6 +23,7 @@ LIST_FORMS = ("Struct", "StructData", "TNDS")
 
 # Characters that must be %-escaped in a segment: controls, space, and URI delimiters.
 _FORBIDDEN = frozenset(chr(c) for c in range(0x20)) | {"\x7f", " ", "/", "?", "#"}
+_TO_ESCAPE = re.compile("[%s]" % re.escape("".join(sorted(_FORBIDDEN | {"%"}))))
 
 
 class UriError(ValueError):
@@ -114,7 +116,7 @@ def is_within(path: str, ancestor: str) -> bool:
 
 def escape(segment: str) -> str:
     """Percent-escape the characters a segment may not carry literally."""
-    if not any(c in _FORBIDDEN or c == "%" for c in segment):
+    if _TO_ESCAPE.search(segment) is None:  # the common case, checked in C
         return segment
     return "".join(
         "".join(f"%{b:02X}" for b in c.encode()) if (c in _FORBIDDEN or c == "%") else c

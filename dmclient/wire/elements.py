@@ -1,15 +1,16 @@
 """Between the model and the codecs: a message as a tree of light element tuples.
 
-Both codecs read bytes into element tuples and write element tuples into bytes; the
-mapping between tuples and model classes lives here, once, driven by one table per
-class that lists its child elements in DTD order. That is what makes XML and WBXML two
+Both codecs read bytes into element tuples, and build the model from them here; to
+encode, they walk the model themselves (no tuples in between, which is what keeps
+encoding cheap), following `FIELDS`. Both directions are driven by one table per class
+that lists its child elements in DTD order. That is what makes XML and WBXML two
 codecs of the same model.
 
 An element tuple is `(name, value, children, offset)`: the local element name (Clark
 notation for DDF elements inside Data), the text (`str`; `bytes` from WBXML OPAQUE;
 `EmbeddedXml` for elements inside Data), a sequence of child tuples, and where it
 starts in the input (a byte offset for WBXML, a line number for XML) for error
-messages. Tuples written for encoding stop after `children`.
+messages.
 
 Decoding is tolerant of child order, strict about what may appear where: an element
 out of place or a required one missing raises DecodeError.
@@ -49,23 +50,33 @@ from .status import StatusCode
 Node = tuple
 
 
+# What a field holds, which says how the codecs write it.
+TEXT = "text"  # text (Data: also bytes or EmbeddedXml); "" is an empty element
+INT = "int"  # an int written as decimal text
+FLAG = "flag"  # an empty element, present when True
+MODEL = "model"  # a model object, as an element of the field's name
+COMMAND = "command"  # a command, as an element named after its class
+CHAL = "chal"  # a Meta, wrapped as <Chal><Meta>...</Meta></Chal>
+
+
 class _Field(NamedTuple):
     name: str
     attr: str
     read: Callable[[Node], Any]
-    write: Callable[[str, Any], Node]
+    kind: str
     repeated: bool = False
     required: bool = False
     also: tuple[str, ...] = ()  # more element names read into the same field
 
 
 class _Schema(NamedTuple):
-    fields: tuple[tuple[str, str, Callable[[str, Any], Node], bool], ...]  # (name, attr, write, repeated)
     by_name: dict[str, tuple[str, Callable[[Node], Any], bool]]  # name -> (attr, read, repeated)
     required: tuple[_Field, ...]
 
 
 _SCHEMAS: dict[type, _Schema] = {}
+FIELDS: dict[type, tuple[tuple[str, str, str, bool], ...]] = {}
+"""Per model class, its child elements in DTD order: (name, attr, kind, repeated)."""
 _STATUS_CODES = StatusCode._value2member_map_
 _ALERT_CODES = AlertCode._value2member_map_
 
@@ -149,66 +160,39 @@ def _read_chal(node: Node) -> Meta:
     return _read_meta(children[0])
 
 
-# Writers: (element name, field value) -> element tuple.
-
-
-def _write_text(name: str, value: Any) -> Node:
-    return (name, value, ())
-
-
-def _write_int(name: str, value: int) -> Node:
-    return (name, str(int(value)), ())
-
-
-def _write_flag(name: str, value: bool) -> Node:
-    return (name, None, ())
-
-
-def _write_node(name: str, value: Any) -> Node:
-    return to_node(value, name)
-
-
-def _write_chal(name: str, value: Meta) -> Node:
-    return (name, None, (to_node(value, "Meta"),))
-
-
-def _write_command(name: str, value: Any) -> Node:
-    return to_node(value, value.__class__.__name__)
-
-
 def _text(name: str, attr: str, required: bool = False) -> _Field:
-    return _Field(name, attr, _read_text, _write_text, required=required)
+    return _Field(name, attr, _read_text, TEXT, required=required)
 
 
 def _texts(name: str, attr: str) -> _Field:
-    return _Field(name, attr, _read_text, _write_text, repeated=True)
+    return _Field(name, attr, _read_text, TEXT, repeated=True)
 
 
 def _int(name: str, attr: str) -> _Field:
-    return _Field(name, attr, _read_int, _write_int)
+    return _Field(name, attr, _read_int, INT)
 
 
 def _flag(name: str, attr: str) -> _Field:
-    return _Field(name, attr, _read_flag, _write_flag)
+    return _Field(name, attr, _read_flag, FLAG)
 
 
 def _child(name: str, attr: str, cls: type, required: bool = False) -> _Field:
-    return _Field(name, attr, _reader(cls), _write_node, required=required)
+    return _Field(name, attr, _reader(cls), MODEL, required=required)
 
 
 def _items(required: bool = False) -> _Field:
     if required:  # Exec: exactly one Item
-        return _Field("Item", "item", _reader(Item), _write_node, required=True)
-    return _Field("Item", "items", _reader(Item), _write_node, repeated=True)
+        return _Field("Item", "item", _reader(Item), MODEL, required=True)
+    return _Field("Item", "items", _reader(Item), MODEL, repeated=True)
 
 
 def _read_command(node: Node) -> Any:
-    return _build(_COMMANDS[node[0]], node)
+    return _build(COMMANDS[node[0]], node)
 
 
 def _commands(*classes: type) -> _Field:
     names = tuple(cls.__name__ for cls in classes)
-    return _Field(names[0], "commands", _read_command, _write_command, repeated=True, also=names[1:])
+    return _Field(names[0], "commands", _read_command, COMMAND, repeated=True, also=names[1:])
 
 
 def _register(cls: type, *fields: _Field) -> None:
@@ -216,11 +200,11 @@ def _register(cls: type, *fields: _Field) -> None:
         name: (field.attr, field.read, field.repeated) for field in fields for name in (field.name, *field.also)
     }
     required = tuple(field for field in fields if field.required)
-    writes = tuple((field.name, field.attr, field.write, field.repeated) for field in fields)
-    _SCHEMAS[cls] = _Schema(writes, by_name, required)
+    _SCHEMAS[cls] = _Schema(by_name, required)
+    FIELDS[cls] = tuple((field.name, field.attr, field.kind, field.repeated) for field in fields)
 
 
-_META = _Field("Meta", "meta", _read_meta, _write_node)
+_META = _Field("Meta", "meta", _read_meta, MODEL)
 _CMD_ID = _text("CmdID", "cmd_id", required=True)
 _NO_RESP = _flag("NoResp", "no_resp")
 _CRED = _child("Cred", "cred", Cred)
@@ -230,7 +214,8 @@ _CMD_REF = _text("CmdRef", "cmd_ref", required=True)
 _REFS = (_texts("TargetRef", "target_refs"), _texts("SourceRef", "source_refs"))
 # What may sit in Atomic and Sequence; the body also takes Results and Status.
 _NESTED = (Add, Alert, Atomic, Copy, Delete, Exec, Get, Replace, Sequence)
-_COMMANDS = {cls.__name__: cls for cls in (*_NESTED, Results, Status)}
+COMMANDS = {cls.__name__: cls for cls in (*_NESTED, Results, Status)}
+"""Every command class by its element name."""
 
 _register(Anchor, _text("Last", "last"), _text("Next", "next", required=True))
 _register(Mem, _flag("SharedMem", "shared_mem"), _int("FreeMem", "free_mem"), _int("FreeID", "free_id"))
@@ -258,7 +243,7 @@ _register(
     _child("SourceParent", "source_parent", Location),
     _child("TargetParent", "target_parent", Location),
     _META,
-    _Field("Data", "data", _read_data, _write_text),
+    _Field("Data", "data", _read_data, TEXT),
     _flag("MoreData", "more_data"),
 )
 for _cls in (Add, Copy, Replace):
@@ -280,7 +265,7 @@ _register(
     _CMD_ID,
     _NO_RESP,
     _CRED,
-    _Field("Data", "code", _read_alert_code, _write_int, required=True),
+    _Field("Data", "code", _read_alert_code, INT, required=True),
     _CORRELATOR,
     _items(),
 )
@@ -295,8 +280,8 @@ _register(
     _text("Cmd", "cmd", required=True),
     *_REFS,
     _CRED,
-    _Field("Chal", "chal", _read_chal, _write_chal),
-    _Field("Data", "code", _read_status_code, _write_int, required=True),
+    _Field("Chal", "chal", _read_chal, CHAL),
+    _Field("Data", "code", _read_status_code, INT, required=True),
     _items(),
 )
 _register(
@@ -349,21 +334,3 @@ def build_message(root: Node) -> Message:
     if root[0] != "SyncML":
         raise _fail(f"root element is <{root[0]}>, not <SyncML>", root)
     return _build(Message, root)
-
-
-def to_node(obj: Any, name: str) -> Node:
-    """The element tuple of a model object, children in DTD order."""
-    children = []
-    for field_name, attr, write, repeated in _SCHEMAS[obj.__class__].fields:
-        value = getattr(obj, attr)
-        if value is None or value is False or value == []:
-            continue
-        if repeated:
-            children.extend([write(field_name, element) for element in value])
-        else:
-            children.append(write(field_name, value))
-    return (name, None, children)
-
-
-def message_node(message: Message) -> Node:
-    return to_node(message, "SyncML")

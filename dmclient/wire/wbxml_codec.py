@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 
 from . import embedded
-from .elements import Node, build_message, message_node
+from .elements import COMMAND, COMMANDS, FIELDS, FLAG, INT, MODEL, TEXT, Node, build_message
 from .errors import DecodeError, EncodeError
 from .model import EmbeddedXml, Message, iter_items
 from .wbxml_tables import (
@@ -265,11 +265,82 @@ def decode_wbxml(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE) -> Message:
     return message
 
 
-def _write(node: Node, out: bytearray, page: int) -> int:
+def _plan(fields: tuple[tuple[str, str, str, bool], ...]) -> tuple:
+    """A class's fields as (attr, kind, page, token, repeated); commands, named after
+    their class, all sit on page 0 and get their token when written."""
+    return tuple((attr, kind, *(TAG_TOKENS[name] if kind is not COMMAND else (0, 0)), repeated)
+                 for name, attr, kind, repeated in fields)
+
+
+_PLANS = {cls: _plan(fields) for cls, fields in FIELDS.items()}
+_COMMAND_TOKENS = {cls: TAG_TOKENS[name][1] for name, cls in COMMANDS.items()}
+_META_TOKEN = TAG_TOKENS["Meta"][1]
+_SWITCH = {page: bytes((SWITCH_PAGE, page)) for page in TAG_NAMES}
+_NUL_END = bytes((0, END))
+
+
+def _write_model(obj: object, out: bytearray, page: int) -> int:
+    """The fields of a model object as elements, straight from the model (no element
+    tuples: this is the encoder's hot loop). Returns the code page in force after."""
+    for attr, kind, tag_page, token, repeated in _PLANS[obj.__class__]:
+        value = getattr(obj, attr)
+        if not value and (value is None or value is False or value.__class__ is list):
+            continue
+        for value in value if repeated else (value,):
+            if tag_page != page:
+                out += _SWITCH[tag_page]
+                page = tag_page
+            if kind is TEXT:
+                if value.__class__ is str and value:
+                    raw = value.encode("utf-8")
+                    if 0 not in raw:  # else it goes as OPAQUE
+                        out.append(token | HAS_CONTENT)
+                        out.append(STR_I)
+                        out += raw
+                        out += _NUL_END
+                        continue
+                if value == "":
+                    out.append(token)
+                    continue
+                out.append(token | HAS_CONTENT)
+                _write_value(value, out)
+                out.append(END)
+            elif kind is MODEL:
+                page = _write_element(value, token, out, page)
+            elif kind is COMMAND:
+                page = _write_element(value, _COMMAND_TOKENS[value.__class__], out, page)
+            elif kind is INT:
+                out.append(token | HAS_CONTENT)
+                out.append(STR_I)
+                out += str(int(value)).encode("ascii")
+                out += _NUL_END
+            elif kind is FLAG:
+                out.append(token)
+            else:  # CHAL: <Chal><Meta>...</Meta></Chal>, both on page 0
+                out.append(token | HAS_CONTENT)
+                page = _write_element(value, _META_TOKEN, out, page)
+                out.append(END)
+    return page
+
+
+def _write_element(obj: object, token: int, out: bytearray, page: int) -> int:
+    """A model object as an element (its tag's page already switched to)."""
+    out.append(token | HAS_CONTENT)
+    mark = len(out)
+    page = _write_model(obj, out, page)
+    if len(out) == mark:
+        out[mark - 1] = token  # no content: an empty element
+    else:
+        out.append(END)
+    return page
+
+
+def _write_node(node: Node, out: bytearray, page: int) -> int:
+    """An element tuple (embedded DDF XML) and its children."""
     name, value, children = node[0], node[1], node[2]
     tag_page, token = TAG_TOKENS[name]
     if tag_page != page:
-        out += bytes((SWITCH_PAGE, tag_page))
+        out += _SWITCH[tag_page]
         page = tag_page
     if (value is None or value == "") and not children:
         out.append(token)
@@ -278,17 +349,14 @@ def _write(node: Node, out: bytearray, page: int) -> int:
     if value is not None:
         _write_value(value, out)
     for child in children:
-        page = _write(child, out, page)
+        page = _write_node(child, out, page)
     out.append(END)
     return page
 
 
 def _write_value(value: Content, out: bytearray) -> None:
     if isinstance(value, str):
-        try:
-            raw = value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise EncodeError(f"text is not encodable as UTF-8: {exc.reason}") from None
+        raw = value.encode("utf-8")
         if 0 not in raw:
             out.append(STR_I)
             out += raw
@@ -309,8 +377,11 @@ def _document(root: Node) -> bytes:
     table = DDF_PUBLIC_ID.encode("ascii") + b"\x00"
     out = bytearray((WBXML_VERSION, 0, 0, CHARSET_UTF8))
     out += _mb_bytes(len(table)) + table
-    _write(root, out, 0)
+    _write_node(root, out, 0)
     return bytes(out)
+
+
+_SYNCML_TOKEN = TAG_TOKENS["SyncML"][1]
 
 
 def encode_wbxml(message: Message) -> bytes:
@@ -323,5 +394,8 @@ def encode_wbxml(message: Message) -> bytes:
     out += _mb_bytes(public_id)
     out += _mb_bytes(CHARSET_UTF8)
     out.append(0)  # empty string table
-    _write(message_node(message), out, 0)
+    try:
+        _write_element(message, _SYNCML_TOKEN, out, 0)
+    except UnicodeEncodeError as exc:
+        raise EncodeError(f"text is not encodable as UTF-8: {exc.reason}") from None
     return bytes(out)

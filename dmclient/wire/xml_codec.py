@@ -16,9 +16,9 @@ import re
 from lxml import etree
 
 from . import embedded
-from .elements import Node, build_message, message_node
+from .elements import COMMAND, COMMANDS, FIELDS, FLAG, INT, MODEL, TEXT, Node, build_message
 from .errors import DecodeError, EncodeError
-from .model import EmbeddedXml, Message
+from .model import EmbeddedXml, Message, Meta
 from .wbxml_tables import METINF_NS, SYNCML_NS, TAG_TOKENS
 
 DEFAULT_MAX_SIZE = 1 << 20
@@ -97,30 +97,72 @@ def _escape(text: str) -> str:
     return text
 
 
-def _write(node: Node, out: list[str], declare: str) -> None:
-    name, value, children = node[0], node[1], node[2]
-    if value is None and not children:
-        out.append(f"<{name}{declare}/>")
-        return
-    out.append(f"<{name}{declare}>")
-    if value is not None:
-        if isinstance(value, str):
-            out.append(_escape(value))
-        elif isinstance(value, EmbeddedXml):
-            out.append(embedded.canonical_text(value))
-        else:
-            raise EncodeError(f"XML cannot carry binary <{name}>; send it b64 with Format b64, or use WBXML")
-    child_declare = f' xmlns="{METINF_NS}"' if name == "Meta" else ""
-    for child in children:
-        _write(child, out, child_declare)
-    out.append(f"</{name}>")
+def _tags(name: str, declare: str) -> tuple[str, str, str]:
+    return f"<{name}{declare}>", f"</{name}>", f"<{name}{declare}/>"
+
+
+def _plan(cls: type) -> tuple:
+    """A class's fields as (name, attr, kind, open, close, empty, repeated); children of
+    Meta declare `syncml:metinf`; commands get their tags, named after their class,
+    when written."""
+    declare = f' xmlns="{METINF_NS}"' if cls is Meta else ""
+    return tuple((name, attr, kind, *_tags(name, declare), repeated)
+                 for name, attr, kind, repeated in FIELDS[cls])
+
+
+_PLANS = {cls: _plan(cls) for cls in FIELDS}
+_COMMAND_TAGS = {cls: _tags(name, "") for name, cls in COMMANDS.items()}
+_CHAL_META = _tags("Meta", "")
+
+
+def _write_model(obj: object, out: list[str]) -> None:
+    """The fields of a model object as elements, straight from the model (no element
+    tuples: this is the encoder's hot loop)."""
+    for name, attr, kind, open_, close, empty, repeated in _PLANS[obj.__class__]:
+        value = getattr(obj, attr)
+        if not value and (value is None or value is False or value.__class__ is list):
+            continue
+        for value in value if repeated else (value,):
+            if kind is TEXT:
+                out.append(open_)
+                if isinstance(value, str):
+                    out.append(_escape(value))
+                elif isinstance(value, EmbeddedXml):
+                    out.append(embedded.canonical_text(value))
+                else:
+                    raise EncodeError(f"XML cannot carry binary <{name}>; send it b64 with "
+                                      "Format b64, or use WBXML")
+                out.append(close)
+            elif kind is MODEL:
+                _write_element(value, out, open_, close, empty)
+            elif kind is COMMAND:
+                _write_element(value, out, *_COMMAND_TAGS[value.__class__])
+            elif kind is INT:
+                out.append(f"{open_}{int(value)}{close}")
+            elif kind is FLAG:
+                out.append(empty)
+            else:  # CHAL
+                out.append(open_)
+                _write_element(value, out, *_CHAL_META)
+                out.append(close)
+
+
+def _write_element(obj: object, out: list[str], open_: str, close: str, empty: str) -> None:
+    """A model object as an element."""
+    out.append(open_)
+    mark = len(out)
+    _write_model(obj, out)
+    if len(out) == mark:
+        out[-1] = empty
+    else:
+        out.append(close)
 
 
 def encode_xml(message: Message) -> bytes:
     """The canonical XML bytes of a message (namespace per its VerDTD)."""
     namespace = SYNCML_NS.get(message.header.ver_dtd, SYNCML_NS["1.2"])
     out: list[str] = []
-    _write(message_node(message), out, f' xmlns="{namespace}"')
+    _write_element(message, out, *_tags("SyncML", f' xmlns="{namespace}"'))
     text = "".join(out)
     bad = _INVALID_XML_CHAR.search(text)
     if bad:

@@ -4,6 +4,11 @@ sessions and every command sent in them, generic alerts, and the package 0s sent
 Every public method that changes something is one transaction; `transaction()` groups
 several into one (the server writes everything one client message changed at once, so
 a crash never leaves half a message applied). One thread at a time.
+
+Cheap per message, since a session runs several of these: a transaction begins at its
+first statement (one that runs none costs nothing), and the per-command log writes of a
+transaction (commands sent, their statuses, job results) are batched: each statement's
+rows go in one executemany, before any other statement runs and at the latest at commit.
 """
 
 from __future__ import annotations
@@ -11,8 +16,6 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from os import PathLike
 
 from servers.dm.jobs import Job, dump_job, parse_job, target_of, walk
@@ -103,8 +106,10 @@ class UnknownJob(LookupError):
     pass
 
 
-def _results_json(results: Iterable[ResultItem]) -> str:
+def _results_json(results: tuple[ResultItem, ...]) -> str:
     """Results as JSON text; bytes data (WBXML opaque) is kept as {"b64": ...}."""
+    if not results:
+        return "[]"  # most saves: a status without results
     out = []
     for r in results:
         data: object = r.data
@@ -124,10 +129,31 @@ def _results(text: str) -> tuple[ResultItem, ...]:
     return tuple(out)
 
 
+class _Transaction:
+    """`with registry.transaction():` (a class, not a generator: every write enters it)."""
+
+    __slots__ = ("_registry",)
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def __enter__(self) -> None:
+        self._registry._depth += 1
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        registry = self._registry
+        registry._depth -= 1
+        if registry._depth == 0:
+            registry._end(commit=kind is None)
+
+
 class Registry:
     def __init__(self, path: str | PathLike[str] = ":memory:") -> None:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._depth = 0
+        self._begun = False
+        self._batches: dict[str, dict[object, tuple]] = {}  # statement -> {key: row}
+        self._transaction = _Transaction(self)
         if str(path) != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -136,26 +162,62 @@ class Registry:
     def close(self) -> None:
         self._db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> _Transaction:
         """One SQLite transaction; nested calls join the outermost one."""
-        if self._depth == 0:
+        return self._transaction
+
+    def _end(self, commit: bool) -> None:
+        """End the outermost transaction: write the batched rows and commit, or roll
+        everything back (also when the batched rows cannot be written)."""
+        if not self._begun:
+            return
+        self._begun = False
+        if commit:
+            try:
+                self._flush()
+                self._db.execute("COMMIT")
+                return
+            except BaseException:
+                self._rollback()
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        self._batches.clear()
+        self._db.execute("ROLLBACK")
+
+    def _begin(self) -> None:
+        if self._depth and not self._begun:
             self._db.execute("BEGIN IMMEDIATE")
-        self._depth += 1
-        try:
-            yield
-        except BaseException:
-            self._depth -= 1
-            if self._depth == 0:
-                self._db.execute("ROLLBACK")
-            raise
-        self._depth -= 1
-        if self._depth == 0:
-            self._db.execute("COMMIT")
+            self._begun = True
+
+    def _flush(self) -> None:
+        batches, self._batches = self._batches, {}
+        for sql, rows in batches.items():
+            self._db.executemany(sql, rows.values())
+
+    def _execute(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        """Run a statement now, in the open transaction if any, after the batched rows."""
+        if self._batches:
+            self._flush()
+        self._begin()
+        return self._db.execute(sql, args)
 
     def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
         with self.transaction():
-            return self._db.execute(sql, args)
+            return self._execute(sql, args)
+
+    def _batch(self, sql: str, args: tuple, key: object = None) -> None:
+        """A write kept for one executemany of its statement, run before any other
+        statement and at commit. Batched statements run grouped, not interleaved: only
+        for writes whose order among themselves does not matter (log rows). A row with
+        the key of an earlier one replaces it: for updates that set the whole row."""
+        if not self._depth:  # on its own: a transaction of its own
+            with self.transaction():
+                self._batch(sql, args, key)
+            return
+        self._begin()
+        self._batches.setdefault(sql, {})[object() if key is None else key] = args
 
     # ------------------------------------------------------------------ devices
 
@@ -165,12 +227,12 @@ class Registry:
                     "VALUES (?, ?, ?)", (device_id, client_nonce, server_nonce))
 
     def device(self, device_id: str) -> DeviceRecord | None:
-        row = self._db.execute("SELECT device_id, client_nonce, server_nonce, devinfo "
-                               "FROM devices WHERE device_id = ?", (device_id,)).fetchone()
+        row = self._execute("SELECT device_id, client_nonce, server_nonce, devinfo "
+                            "FROM devices WHERE device_id = ?", (device_id,)).fetchone()
         return None if row is None else DeviceRecord(row[0], row[1], row[2], json.loads(row[3]))
 
     def devices(self) -> list[DeviceRecord]:
-        rows = self._db.execute("SELECT device_id FROM devices ORDER BY device_id").fetchall()
+        rows = self._execute("SELECT device_id FROM devices ORDER BY device_id").fetchall()
         return [self.device(r[0]) for r in rows]  # type: ignore[misc]
 
     def set_client_nonce(self, device_id: str, nonce: bytes) -> None:
@@ -187,7 +249,7 @@ class Registry:
 
     def add_job(self, device_id: str, job: Job, now: float) -> str:
         with self.transaction():
-            cursor = self._db.execute(
+            cursor = self._execute(
                 "INSERT INTO jobs (device_id, spec, state, queued_at) VALUES (?, ?, ?, ?)",
                 (device_id, dump_job(job), JobState.QUEUED.value, now))
             job_id = cursor.lastrowid
@@ -200,20 +262,20 @@ class Registry:
     def claim_job(self, device_id: str, session: int, now: float) -> tuple[str, Job] | None:
         """The device's oldest queued job, now marked running in `session`."""
         with self.transaction():
-            row = self._db.execute(
+            row = self._execute(
                 "SELECT job_id, spec FROM jobs WHERE device_id = ? AND state = ? "
                 "ORDER BY job_id LIMIT 1", (device_id, JobState.QUEUED.value)).fetchone()
             if row is None:
                 return None
-            self._db.execute("UPDATE jobs SET state = ?, started_at = ?, session = ? "
-                             "WHERE job_id = ?", (JobState.RUNNING.value, now, session, row[0]))
+            self._execute("UPDATE jobs SET state = ?, started_at = ?, session = ? "
+                          "WHERE job_id = ?", (JobState.RUNNING.value, now, session, row[0]))
         return str(row[0]), parse_job(row[1])
 
     def save_command(self, job_id: str, result: CommandResult) -> None:
-        self._write("UPDATE job_commands SET status = ?, detail = ?, results = ? "
+        self._batch("UPDATE job_commands SET status = ?, detail = ?, results = ? "
                     "WHERE job_id = ? AND place = ?",
                     (result.status, result.detail, _results_json(result.results),
-                     int(job_id), result.place))
+                     int(job_id), result.place), key=(job_id, result.place))
 
     def finish_job(self, job_id: str, state: JobState, now: float) -> None:
         self._write("UPDATE jobs SET state = ?, ended_at = ? WHERE job_id = ?",
@@ -222,31 +284,31 @@ class Registry:
     def requeue_job(self, job_id: str) -> None:
         """Back in the queue, as if never claimed: a session ended before it ran any of it."""
         with self.transaction():
-            self._db.execute("UPDATE jobs SET state = ?, started_at = NULL, session = NULL "
-                             "WHERE job_id = ?", (JobState.QUEUED.value, int(job_id)))
-            self._db.execute("UPDATE job_commands SET status = NULL, detail = '', results = '[]'"
-                             " WHERE job_id = ?", (int(job_id),))
+            self._execute("UPDATE jobs SET state = ?, started_at = NULL, session = NULL "
+                          "WHERE job_id = ?", (JobState.QUEUED.value, int(job_id)))
+            self._execute("UPDATE job_commands SET status = NULL, detail = '', results = '[]'"
+                          " WHERE job_id = ?", (int(job_id),))
 
     def job(self, job_id: str) -> JobRecord:
         try:
             key = int(job_id)
         except ValueError:
             raise UnknownJob(job_id) from None
-        row = self._db.execute("SELECT job_id, device_id, state, queued_at, started_at, "
-                               "ended_at, session FROM jobs WHERE job_id = ?", (key,)).fetchone()
+        row = self._execute("SELECT job_id, device_id, state, queued_at, started_at, "
+                            "ended_at, session FROM jobs WHERE job_id = ?", (key,)).fetchone()
         if row is None:
             raise UnknownJob(job_id)
         commands = tuple(
             CommandResult(place, cmd, uri, status, _results(results), detail)
-            for place, cmd, uri, status, detail, results in self._db.execute(
+            for place, cmd, uri, status, detail, results in self._execute(
                 "SELECT place, cmd, uri, status, detail, results FROM job_commands "
                 "WHERE job_id = ? ORDER BY ordinal", (key,)))
         return JobRecord(str(row[0]), row[1], JobState(row[2]), row[3], row[4], row[5], row[6],
                          commands)
 
     def jobs(self, device_id: str | None = None) -> list[JobRecord]:
-        rows = self._db.execute("SELECT job_id FROM jobs WHERE ? IS NULL OR device_id = ? "
-                                "ORDER BY job_id", (device_id, device_id)).fetchall()
+        rows = self._execute("SELECT job_id FROM jobs WHERE ? IS NULL OR device_id = ? "
+                             "ORDER BY job_id", (device_id, device_id)).fetchall()
         return [self.job(str(r[0])) for r in rows]
 
     # ------------------------------------------------------------------ sessions
@@ -258,15 +320,15 @@ class Registry:
         return cursor.lastrowid  # type: ignore[return-value]
 
     def log_sent(self, session: int, sent: SentCommand) -> None:
-        self._write("INSERT INTO session_commands (session, msg_id, cmd_id, cmd, uri, status, "
+        self._batch("INSERT INTO session_commands (session, msg_id, cmd_id, cmd, uri, status, "
                     "job_id, place) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (session, sent.msg_id, sent.cmd_id, sent.cmd, sent.uri, sent.status,
                      None if sent.job_id is None else int(sent.job_id), sent.place))
 
     def log_status(self, session: int, msg_id: str, cmd_id: str, status: int) -> None:
-        self._write("UPDATE session_commands SET status = ? "
+        self._batch("UPDATE session_commands SET status = ? "
                     "WHERE session = ? AND msg_id = ? AND cmd_id = ?",
-                    (status, session, msg_id, cmd_id))
+                    (status, session, msg_id, cmd_id), key=(session, msg_id, cmd_id))
 
     def add_anomaly(self, session: int, text: str) -> None:
         self._write("INSERT INTO anomalies (session, text) VALUES (?, ?)", (session, text))
@@ -276,26 +338,26 @@ class Registry:
                     (outcome.value, reason, now, session))
 
     def session(self, session: int) -> SessionRecord:
-        row = self._db.execute("SELECT id, device_id, session_id, initiator, started_at, "
-                               "ended_at, outcome, reason FROM sessions WHERE id = ?",
-                               (session,)).fetchone()
+        row = self._execute("SELECT id, device_id, session_id, initiator, started_at, "
+                            "ended_at, outcome, reason FROM sessions WHERE id = ?",
+                            (session,)).fetchone()
         if row is None:
             raise LookupError(f"no session {session}")
         commands = tuple(
             SentCommand(msg_id, cmd_id, cmd, uri, status,
                         None if job_id is None else str(job_id), place)
-            for msg_id, cmd_id, cmd, uri, status, job_id, place in self._db.execute(
+            for msg_id, cmd_id, cmd, uri, status, job_id, place in self._execute(
                 "SELECT msg_id, cmd_id, cmd, uri, status, job_id, place FROM session_commands "
                 "WHERE session = ? ORDER BY rowid", (session,)))
-        anomalies = tuple(r[0] for r in self._db.execute(
+        anomalies = tuple(r[0] for r in self._execute(
             "SELECT text FROM anomalies WHERE session = ? ORDER BY n", (session,)))
         return SessionRecord(row[0], row[1], row[2], Initiator(row[3]), row[4], row[5],
                              None if row[6] is None else Outcome(row[6]), row[7], commands,
                              anomalies)
 
     def sessions(self, device_id: str | None = None) -> list[SessionRecord]:
-        rows = self._db.execute("SELECT id FROM sessions WHERE ? IS NULL OR device_id = ? "
-                                "ORDER BY id", (device_id, device_id)).fetchall()
+        rows = self._execute("SELECT id FROM sessions WHERE ? IS NULL OR device_id = ? "
+                             "ORDER BY id", (device_id, device_id)).fetchall()
         return [self.session(r[0]) for r in rows]
 
     # ------------------------------------------------------------------ alerts
@@ -309,7 +371,7 @@ class Registry:
                      alert.data))
 
     def generic_alerts(self, device_id: str | None = None) -> list[GenericAlertRecord]:
-        return [GenericAlertRecord(*row) for row in self._db.execute(
+        return [GenericAlertRecord(*row) for row in self._execute(
             "SELECT device_id, session, received_at, code, correlator, source, type, format, "
             "mark, data FROM generic_alerts WHERE ? IS NULL OR device_id = ? ORDER BY n",
             (device_id, device_id))]

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 
 from dmclient.auth import CredAction
@@ -431,15 +431,11 @@ class ServerSession:
         job = self._job
         if job is None or place not in job.results:
             return
-        result = job.results[place]
-        changes: dict[str, object] = {}
-        if status is not None:
-            changes["status"] = int(status)
-        if results is not None:
-            changes["results"] = results
-        if detail is not None:
-            changes["detail"] = detail
-        job.results[place] = result = replace(result, **changes)
+        old = job.results[place]
+        job.results[place] = result = CommandResult(  # not dataclasses.replace: hot, and slow
+            place, old.cmd, old.uri, old.status if status is None else int(status),
+            old.results if results is None else results,
+            old.detail if detail is None else detail)
         self.registry.save_command(job.job_id, result)
 
     def _requeue(self, refused: list[Sent]) -> None:

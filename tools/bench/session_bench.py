@@ -8,7 +8,8 @@ A typical session is packages 1 to 4 with a job of 5 Gets and 2 Replaces, md5 bo
    memory (no sockets), timing each side's calls separately.
 2. Sessions per second: the reference DM server (aiohttp, in-memory SQLite) in its own
    process, and N concurrent handsets in this one, each running back-to-back sessions
-   over loopback HTTP. The two processes share the machine's 2 cores.
+   over loopback HTTP. The two processes share the machine's 2 cores; each one's CPU per
+   session shows which of them limits the rate, and how much of it HTTP takes.
 3. Where the time goes: a profile of the in-memory pairing, top functions by own time.
 """
 
@@ -97,7 +98,8 @@ def in_memory(sessions: int, encoding: Encoding) -> tuple[float, float]:
 # ------------------------------------------------------------------ 2. sessions per second
 
 def _serve(port: int, count: int, encoding: str, ready: multiprocessing.Event,
-           stop: multiprocessing.Event, jobs_per_device: int) -> None:
+           stop: multiprocessing.Event, jobs_per_device: int, cpu: multiprocessing.Value) -> None:
+    """The server process; `cpu` gets the CPU seconds it used between ready and stop."""
     from servers.http import start_dm
 
     async def main() -> None:
@@ -108,9 +110,11 @@ def _serve(port: int, count: int, encoding: str, ready: multiprocessing.Event,
             for _ in range(jobs_per_device):
                 server.queue_job(devid(n), JOB)
         runner, _ = await start_dm(server)
+        started = time.process_time()
         ready.set()
         while not stop.is_set():
             await asyncio.sleep(0.1)
+        cpu.value = time.process_time() - started
         await runner.cleanup()
 
     asyncio.run(main())
@@ -141,28 +145,35 @@ async def _drive(trees: list[Tree], seconds: float, encoding: Encoding) -> tuple
     return done, failed
 
 
-def over_loopback(count: int, seconds: float, encoding: Encoding) -> tuple[float, int]:
+def over_loopback(count: int, seconds: float,
+                  encoding: Encoding) -> tuple[float, int, float, float]:
+    """(sessions/s, failed sessions, CPU seconds per session in the handsets' process,
+    and in the server's)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     ready, stop = multiprocessing.Event(), multiprocessing.Event()
+    server_cpu = multiprocessing.Value("d", 0.0)
     jobs = int(seconds * 2500 / count) + 10  # more than the server can run in `seconds`
     process = multiprocessing.Process(target=_serve, args=(port, count, encoding.value, ready,
-                                                           stop, jobs), daemon=True)
+                                                           stop, jobs, server_cpu), daemon=True)
     process.start()
     try:
         if not ready.wait(120):
             raise RuntimeError("the server did not start")
         url = f"http://127.0.0.1:{port}/dm"
         trees = [handset(n, url) for n in range(count)]
-        start = time.monotonic()
+        start, cpu = time.monotonic(), time.process_time()
         done, failed = asyncio.run(_drive(trees, seconds, encoding))
-        return done / (time.monotonic() - start), failed
+        rate = done / (time.monotonic() - start)
+        client_cpu = time.process_time() - cpu
     finally:
         stop.set()
         process.join(10)
         if process.is_alive():
             process.kill()
+    sessions = max(done + failed, 1)
+    return rate, failed, client_cpu / sessions, server_cpu.value / sessions
 
 
 # ------------------------------------------------------------------ 3. where the time goes
@@ -198,12 +209,15 @@ def main() -> None:
               f"server {server * 1e6:,.0f} µs, both {(client + server) * 1e6:,.0f} µs "
               f"(= {1 / (client + server):,.0f} sessions/s on one core)")
 
-    rate, failed = over_loopback(args.handsets, args.seconds, encoding)
+    rate, failed, client_cpu, server_cpu = over_loopback(args.handsets, args.seconds, encoding)
     print(f"\n2. Over loopback HTTP: {args.handsets} concurrent handsets (one process) against "
           f"the reference server (another process), {args.seconds:.0f} s")
     print(f"   {rate:,.0f} sessions/s completed ({failed} failed); target 1,000/s; "
           f"a 100,000-device fleet polling every minute needs 1,670/s "
           f"(ratio {rate / 1000:.2f} of target)")
+    print(f"   CPU per session: handsets' process {client_cpu * 1e6:,.0f} µs, server process "
+          f"{server_cpu * 1e6:,.0f} µs (their engines as in 1., the rest is HTTP and asyncio); "
+          f"the one near {1e6 / rate:,.0f} µs, a session's wall time, is saturated")
     profile(200, encoding, 15)
 
 
