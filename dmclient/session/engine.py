@@ -31,7 +31,8 @@ from enum import Enum
 from typing import Callable, Mapping
 
 from dmclient.auth import AAuthType, AuthType, ChallengeState, CredAction, CredentialState
-from dmclient.auth.nonce import NonceError, decode_nonce, encode_nonce, new_nonce
+from dmclient.auth.nonce import NonceError, decode_nonce, new_nonce
+from dmclient.auth.peer import judge
 from dmclient.session.events import CommandRecord, Ended, Outcome, Send
 from dmclient.session.executor import ExecHandler, Executor, GenericReport
 from dmclient.session.packing import Packer
@@ -223,22 +224,7 @@ class ClientSession:
         check = self._check
         if check is None:
             return _Verdict(S.OK, None, trusted=True)
-        if check.auth_type is AuthType.MAC:
-            raw = headers.get(HMAC_HEADER_NAME)
-            try:
-                parsed = HmacHeader.parse(raw) if raw else None
-            except DecodeError:
-                parsed = None
-            result = check.check_mac(parsed.username if parsed else None,
-                                     parsed.mac if parsed else None, body)
-        else:
-            cred = header.cred
-            result = check.check_cred(cred.meta.type if cred and cred.meta else None,
-                                      cred.data if cred else None, header.source.loc_name)
-        chal = None
-        if result.chal_type is not None:
-            chal = Meta(type=result.chal_type.value, format="b64",
-                        next_nonce=encode_nonce(result.next_nonce) if result.next_nonce else None)
+        result, chal = judge(check, header, body, headers)
         return _Verdict(result.status, chal, trusted=result.authenticated, end=result.end_session)
 
     def _take_challenge(self, status: Status, trusted: bool) -> CredAction:

@@ -17,8 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from dmclient.auth import AuthType, ChallengeState, CredAction, CredentialState
-from dmclient.auth.nonce import MAX_CHALLENGES, NonceError, decode_nonce, encode_nonce
-from dmclient.wire import HMAC_HEADER_NAME, Cred, DecodeError, Header, HmacHeader, Meta, Status
+from dmclient.auth.nonce import MAX_CHALLENGES, NonceError, decode_nonce
+from dmclient.auth.peer import judge
+from dmclient.wire import HMAC_HEADER_NAME, Cred, Header, HmacHeader, Meta, Status
 from dmclient.wire import StatusCode as S
 from servers.dm.config import DeviceConfig
 
@@ -61,19 +62,7 @@ class SessionAuth:
     def judge(self, header: Header, body: bytes, headers: Mapping[str, str]) -> ClientVerdict:
         """Check the client's credentials on one message (headers with lower-case names)."""
         check = self._check
-        if check.auth_type is AuthType.MAC:
-            parsed = _hmac_header(headers.get(HMAC_HEADER_NAME))
-            verdict = check.check_mac(parsed.username if parsed else None,
-                                      parsed.mac if parsed else None, body)
-        else:
-            cred = header.cred
-            verdict = check.check_cred(cred.meta.type if cred and cred.meta else None,
-                                       cred.data if cred else None, header.source.loc_name)
-        chal = None
-        if verdict.chal_type is not None:
-            chal = Meta(type=verdict.chal_type.value, format="b64",
-                        next_nonce=encode_nonce(verdict.next_nonce)
-                        if verdict.next_nonce is not None else None)
+        verdict, chal = judge(check, header, body, headers)
         final = not verdict.authenticated and (
             verdict.end_session or check.challenges >= MAX_CHALLENGES)
         return ClientVerdict(verdict.status, chal, verdict.authenticated, final)
@@ -111,10 +100,3 @@ class SessionAuth:
         return {HMAC_HEADER_NAME: str(HmacHeader(username=cred.user, mac=cred.mac(body)))}
 
 
-def _hmac_header(value: str | None) -> HmacHeader | None:
-    if not value:
-        return None
-    try:
-        return HmacHeader.parse(value)
-    except DecodeError:
-        return None
