@@ -17,10 +17,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from dmclient.handset import Handset
+from dmclient.handset import Handset, SessionSummary
 from dmclient.tree import Tree, TreeStore, load_profile
 from dmclient.wire import Encoding
-from servers.dm import DeviceConfig, DMServer, JobState, Registry, ServerConfig
+from servers.dm import DeviceConfig, DMServer, JobState, Registry, ServerConfig, parse_job
 from servers.http import start_dm
 from servers.pki import LabCA, client_context
 
@@ -44,10 +44,11 @@ def lab_ca(tmp_path_factory: pytest.TempPathFactory) -> LabCA:
     return ca
 
 
-def device(auth: str, notify_url: str | None) -> DeviceConfig:
+def device(auth: str, notify_url: str | None,
+           server_secret: str = "dms1-secret") -> DeviceConfig:
     return DeviceConfig(device_id=DEVID, client_auth=auth, client_secret="handset-secret",
                         client_nonce="Y2xpZW50LW5vbmNlLTE=", server_auth=auth,
-                        server_secret="dms1-secret", server_nonce="c2VydmVyLW5vbmNlLTE=",
+                        server_secret=server_secret, server_nonce="c2VydmVyLW5vbmNlLTE=",
                         notify_url=notify_url)
 
 
@@ -167,3 +168,56 @@ server_nonce = "c2VydmVyLW5vbmNlLTE="
     finally:
         server.terminate()
         server.wait(10)
+
+
+# ---------------------------------------------------------------- over sockets, the hard cases
+
+async def one_session(ca: LabCA, job: dict, *, server_secret: str = "dms1-secret",
+                      max_msg_size: int = 16384) -> tuple[Tree, DMServer, SessionSummary, str]:
+    """One client-initiated session over HTTPS with a job queued; the server's
+    max_msg_size is what the handset's Results must fit in."""
+    tree = Tree(load_profile("default"))
+    handset = Handset(tree, encoding=Encoding.WBXML, ca_file=str(ca.ca_file))
+    config = ServerConfig(server_id="dms1", url="https://127.0.0.1:0/dm", listen="127.0.0.1:0",
+                          devices=[device("DIGEST", None, server_secret)],
+                          max_msg_size=max_msg_size,
+                          tls_cert=str(ca.directory / "dms1.pem"),
+                          tls_key=str(ca.directory / "dms1.key"))
+    server = DMServer(config, Registry(), clock=time.time)
+    runner, port = await start_dm(server)
+    config.url = f"https://127.0.0.1:{port}/dm"
+    tree.replace("./DMAcc/dms1/AppAddr/1/Addr", None, value=config.url)
+    queued = server.queue_job(DEVID, parse_job(json.dumps(job)))
+    try:
+        summary = await handset.connect("dms1")
+    finally:
+        await handset.stop()
+        await runner.cleanup()
+    return tree, server, summary, queued.job_id
+
+
+def test_a_wrong_server_secret_over_sockets_changes_nothing(lab_ca: LabCA) -> None:
+    async def main() -> None:
+        before = Tree(load_profile("default")).export("./Vendor")
+        tree, server, summary, job_id = await one_session(
+            lab_ca, {"commands": [{"cmd": "Replace", "uri": GREETING, "data": "forged"}]},
+            server_secret="not-dms1-secret")
+        assert summary.outcome.value == "auth_failed", summary.reason
+        assert tree.export("./Vendor") == before
+        assert server.job(job_id).state is not JobState.DONE
+    asyncio.run(main())
+
+
+def test_large_objects_both_ways_over_sockets(lab_ca: LabCA) -> None:
+    big = "0123456789abcdef" * 6400  # 100 KB
+    async def main() -> None:
+        tree, server, summary, job_id = await one_session(
+            lab_ca, {"commands": [{"cmd": "Replace", "uri": GREETING, "data": big},
+                                  {"cmd": "Get", "uri": GREETING}]}, max_msg_size=4000)
+        assert summary.outcome.value == "completed", summary.reason
+        job = server.job(job_id)
+        assert [c.status for c in job.commands] == [200, 200] and job.commands[1].data == big
+        assert tree.get(GREETING).value == big
+        # 100 KB in, under the handset's 16 KB MaxMsgSize: chunk by chunk, each a 213.
+        assert sum(1 for c in summary.commands if c.status == 213) >= 6
+    asyncio.run(main())
