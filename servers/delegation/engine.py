@@ -12,14 +12,16 @@ small dataclasses the owning server carries out:
     AwaitHandset    DMS-2, methods 3-4: the handset will call once bootstrapped
     RemoveDms1      DMS-1, full delegation: delete its account and its ACL entries
     Undo            undo every change made to the handset, and purge this delegation
+    Refused         a message not taken (not for us, or a replay); nothing changed
     Finished        confirmed, or rolled back with the failing step and reason
 
 Rules (delegation specification §5.2): a failure up to "delegation complete" (step 7
 of methods 1-2, step 9 of methods 3-4), be it ours, the peer's DELEGATION_FAILURE, a
 nack, the handset refusing a command, a lost peer or the step-9 timeout, ends the
 delegation: the peer is told (unless it told us), every change is undone, the state is
-purged. A message other than the one the script expects next, from another pair, or
-whose sequence number is not above the last one seen, is such a failure too.
+purged. A message from a server not party to the delegation, or whose sequence number
+is not above the last one seen, changes nothing: it is Refused. The genuine peer sending
+the wrong message for the step is a failure.
 """
 
 from __future__ import annotations
@@ -76,13 +78,22 @@ class Undo:
 
 
 @dataclass(frozen=True, slots=True)
+class Refused:
+    """A message not taken: from a server not party to this delegation, for another
+    delegation, or a replay. Nothing changed; the sender gets the reason."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
     status: Status
     step: int | None = None
     reason: str = ""
 
 
-Event = SendMessage | PrepareHandset | NotifyHandset | AwaitHandset | RemoveDms1 | Undo | Finished
+Event = (SendMessage | PrepareHandset | NotifyHandset | AwaitHandset | RemoveDms1 | Undo
+         | Refused | Finished)
 
 
 # ------------------------------------------------------------------ a role's script
@@ -179,9 +190,12 @@ class Delegation:
     # ------------------------------------------------------------------ inputs
 
     def receive(self, message: Message) -> list[Event]:
+        stranger = self._stranger(message)
+        if stranger:
+            return [Refused(stranger)]
         if self.status is not Status.RUNNING:
-            return []
-        problem = self._check(message)
+            return [Refused(f"delegation {self.delegation_id} is {self.status.value}")]
+        problem = self._unexpected(message)
         if problem:
             return self._fail(Reason.BAD_MESSAGE, problem)
         self.seen = message.sequence
@@ -312,13 +326,18 @@ class Delegation:
         return SendMessage(Message(self.delegation_id, self.me, self.peer, self.sent, body,
                                    when))
 
-    def _check(self, message: Message) -> str:
+    def _stranger(self, message: Message) -> str:
+        """Why a message is not ours to take at all (it changes nothing), or ""."""
         if message.delegation_id != self.delegation_id:
             return f"message for delegation {message.delegation_id}, not {self.delegation_id}"
         if message.sender != self.peer or message.receiver != self.me:
             return f"a message from {message.sender} to {message.receiver} is not for this pair"
         if message.sequence <= self.seen:
             return f"sequence {message.sequence} is a replay (last seen {self.seen})"
+        return ""
+
+    def _unexpected(self, message: Message) -> str:
+        """The genuine peer broke the protocol: a failure of the delegation, or ""."""
         if isinstance(message.body, Failure):
             return ""
         beat = self._beat()

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from servers.delegation.engine import (AwaitHandset, Delegation, Event, Finished, NotifyHandset,
-                                       PrepareHandset, RemoveDms1, SendMessage, Status, Undo)
-from servers.delegation.messages import (DelInfo, DelType, Kind, Message, Notif, Prepared, Reason,
-                                         decode, encode)
+                                       PrepareHandset, Refused, RemoveDms1, SendMessage, Status,
+                                       Undo)
+from servers.delegation.messages import (Confirm, DelInfo, DelType, Kind, Message, Notif,
+                                         Prepared, Reason, decode, encode)
 from servers.delegation.methods import METHODS, Role
 
 TNDS = ('<MgmtTree xmlns="syncml:dmddf1.2"><VerDTD>1.2</VerDTD><Node><NodeName>dms2</NodeName>'
@@ -178,17 +179,31 @@ def test_a_nack_ends_both_without_work() -> None:
     assert "declined" in final[-1].reason
 
 
-def test_replays_and_strangers_are_refused() -> None:
+def test_replays_and_strangers_change_nothing() -> None:
     notif = Notif("dms1", DelInfo("IMEI:1", (".",)), DelType.FULL, 1)
     dms1, events = Delegation.initiate("d-0123456789", Role.DMS1, "dms1", "dms2", notif)
     message = decode(encode(events[0].message))
     dms2, answer = Delegation.respond(message, "dms2", dmacc=TNDS)
-    res = answer[0].message
+    res, start = answer[0].message, answer[1].message
     assert dms1.receive(res) == []  # waiting for START now
+    before = (dms1.position, dms1.seen, dms1.status)
     replay = dms1.receive(res)      # the same RES again
-    assert replay[-1].status is Status.ROLLED_BACK and "replay" in replay[-1].reason
-    assert isinstance(replay[0], SendMessage) and replay[0].message.kind is Kind.FAILURE
-    assert dms1.receive(answer[1].message) == []  # a finished delegation takes nothing more
-    stranger = Message("d-0123456789", "dms3", "dms2", 9, Prepared())
-    refused = dms2.receive(stranger)
-    assert refused[-1].status is Status.ROLLED_BACK and "not for this pair" in refused[-1].reason
+    assert len(replay) == 1 and isinstance(replay[0], Refused) and "replay" in replay[0].reason
+    stranger = Message("d-0123456789", "dms3", "dms1", 9, Prepared())
+    refused = dms1.receive(stranger)
+    assert isinstance(refused[0], Refused) and "not for this pair" in refused[0].reason
+    other = Message("d-another-one", "dms2", "dms1", 9, Prepared())
+    assert isinstance(dms1.receive(other)[0], Refused)
+    assert (dms1.position, dms1.seen, dms1.status) == before
+    # ...and the delegation goes on.
+    assert isinstance(dms1.receive(start)[0], PrepareHandset)
+
+
+def test_the_genuine_peer_out_of_order_is_a_failure() -> None:
+    notif = Notif("dms1", DelInfo("IMEI:1", (".",)), DelType.FULL, 1)
+    dms1, events = Delegation.initiate("d-0123456789", Role.DMS1, "dms1", "dms2", notif)
+    early = Message("d-0123456789", "dms2", "dms1", 1, Confirm("1A2B"))
+    answer = dms1.receive(early)
+    assert answer[-1].status is Status.ROLLED_BACK and "expecting DELEGATION_RES" in \
+        answer[-1].reason
+    assert isinstance(dms1.receive(early)[0], Refused)  # finished: nothing more is taken
