@@ -31,8 +31,11 @@ MAX_DEPTH = 64
 
 #: Everything an export may carry; DF stands for the DFProperties (AccessType, Scope).
 ALL = frozenset({"ACL", "Format", "Name", "Size", "Title", "TStamp", "Type", "VerNo", "Value"})
-FULL = frozenset({"ACL", "Format", "Title", "TStamp", "Type", "VerNo", "Value", "DF"})
-CANONICAL = FULL - {"TStamp", "VerNo"}
+FULL = frozenset({"ACL", "Format", "Title", "TStamp", "Type", "VerNo", "Value", "DF",
+                  "Runtime"})
+#: The digest form: no TStamp or VerNo, and no runtime bookkeeping values (see runtime_value).
+CANONICAL = FULL - {"TStamp", "VerNo", "Runtime"}
+BOOTSTRAP_STATE = "./Vendor/DMLab/Bootstrap/State"
 _RT_ORDER = ("ACL", "Format", "Name", "Size", "Title", "TStamp", "Type", "VerNo")
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
@@ -220,14 +223,25 @@ def _properties(el: etree._Element, path: str, node: Node, props: frozenset[str]
                     etree.SubElement(access, command)
         if node.permanent:
             etree.SubElement(etree.SubElement(df, "Scope"), "Permanent")
-    if "Value" in props and not node.interior and node.value is not None:
+    if "Value" in props and not node.interior and node.value is not None and (
+            "Runtime" in props or not runtime_value(path)):
         value = node.value
         text = base64.b64encode(value).decode() if isinstance(value, bytes) else value
         etree.SubElement(el, "Value").text = text
 
 
+def runtime_value(path: str) -> bool:
+    """Values the handset rewrites as it runs, like TStamp and VerNo: the nonces in an
+    account's AppAuth (every authenticated session moves them on) and the bootstrap State
+    report. A rollback cannot and need not restore them, so the digest leaves them out."""
+    parent = parent_path(path)
+    grandparent = parent_path(parent) if parent else None
+    return path == BOOTSTRAP_STATE or (name_of(path) == "AAuthData" and grandparent is not None
+                                       and name_of(grandparent) == "AppAuth")
+
+
 def digest(nodes: Iterable[tuple[str, Node]]) -> str:
-    """SHA-256 of the canonical export (TStamp and VerNo left out)."""
+    """SHA-256 of the canonical export (TStamp, VerNo and runtime values left out)."""
     return hashlib.sha256(export(nodes, ROOT, CANONICAL)).hexdigest()
 
 

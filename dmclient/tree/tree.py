@@ -119,7 +119,8 @@ class Tree:
         return parse(text, self.uri_limits())
 
     def export(self, path: str = ROOT, *, canonical: bool = False) -> bytes:
-        """The subtree at `path` as a TNDS document (canonical: no TStamp or VerNo)."""
+        """The subtree at `path` as a TNDS document (canonical: no TStamp, VerNo or
+        runtime values such as nonces: the form the digest is taken of)."""
         return tnds.export(self.walk(path), path, tnds.CANONICAL if canonical else tnds.FULL)
 
     def digest(self) -> str:

@@ -173,3 +173,18 @@ def test_profile_structure_errors() -> None:
 def test_every_shipped_profile_loads() -> None:
     for path in TREES_DIR.glob("*.xml"):
         assert load_profile(path).nodes
+
+
+def test_the_digest_leaves_out_runtime_values_but_not_secrets() -> None:
+    tree = Tree(load_profile("default"))
+    before = tree.digest()
+    nonce = "./DMAcc/dms1/AppAuth/ClientSide/AAuthData"
+    assert tree.replace(nonce, None, value=b"a-new-nonce", format="bin").ok
+    assert tree.replace("./Vendor/DMLab/Bootstrap/State", None, value="installed").ok
+    assert tree.digest() == before  # session bookkeeping, like TStamp and VerNo
+    assert b"a-new-nonce" not in tree.export(canonical=True)
+    assert b"YS1uZXctbm9uY2U=" in tree.export()  # the full export keeps it
+    assert tree.replace("./DMAcc/dms1/AppAuth/ClientSide/AAuthSecret", None, value="x").ok
+    assert tree.digest() != before
+    again = tree.export(canonical=True)
+    assert Tree(Profile.from_tnds(again, "again")).export(canonical=True) == again

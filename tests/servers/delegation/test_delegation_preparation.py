@@ -1,9 +1,8 @@
 """DMS-1's preparation, undo and removal jobs, run for real: the default handset's Tree,
 the reference DMServer as DMS-1, and the two engines talking in memory.
 
-Tree comparisons use the design's digest (canonical TNDS, TStamp and VerNo left out)
-with the AAuthData leaves blanked: every DM session rotates the nonces in DMS-1's
-account, which is the session's bookkeeping, not a change rollback may (or could) undo.
+Tree comparisons use the tree's digest (canonical TNDS: TStamp, VerNo and runtime values
+such as the nonces every DM session rotates left out).
 """
 
 from __future__ import annotations
@@ -70,8 +69,7 @@ class Lab:
         return snapshot(self.run(read_job((URL,))))
 
     def state(self) -> str:
-        return tnds.digest((p, n.evolve(value=None) if p.endswith("/AAuthData") else n)
-                           for p, n in self.tree.walk())
+        return self.tree.digest()
 
     def allowed(self, server: str, *, skip: str = "") -> set[tuple[str, str]]:
         """Every (command, URI) `server` may run, ACL changes included."""
