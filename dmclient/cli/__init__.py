@@ -8,6 +8,7 @@ import click
 
 from dmclient.cli.errors import USER_FACING, UserError
 from dmclient.cli.codec_cmd import codec
+from dmclient.cli.demo_cmd import demo
 from dmclient.cli.handset_cmd import handset
 from dmclient.cli.trace_cmd import trace_group
 from dmclient.cli.pki_cmd import pki
@@ -28,6 +29,7 @@ cli.add_command(trace_group)
 cli.add_command(server)
 cli.add_command(job)
 cli.add_command(pki)
+cli.add_command(demo)
 
 
 def main() -> None:

@@ -202,7 +202,9 @@ def account_document(dmacc_tnds: str, dms2: str) -> AccountDocument:
     flag = child_path(ext, "SuppressSession")
     nodes.setdefault(ext, Node(format=NODE))
     nodes[flag] = nodes.get(flag, Node()).evolve(format="bool", value="true")
-    document = tnds.export(nodes.items(), DMACC, tnds.CANONICAL).decode()
+    # The full form: the account's nonces are runtime values the digest leaves out, but
+    # the handset needs them to check DMS-2's first Cred and package 0.
+    document = tnds.export(nodes.items(), DMACC, tnds.FULL - {"TStamp", "VerNo"}).decode()
     acl = aclmod.parse(entries[0].node.acl).with_server(ACCOUNT_RIGHTS, dms2)
     return AccountDocument(account.rsplit("/", 1)[1], document, str(acl))
 

@@ -166,6 +166,12 @@ class ServerConfig:
     def device(self, device_id: str) -> DeviceConfig | None:
         return self._by_id.get(device_id)
 
+    def put_device(self, device: DeviceConfig) -> None:
+        """Add a device, or replace the one with its DevId."""
+        device.server_name = device.server_name or self.server_id
+        self.devices = [d for d in self.devices if d.device_id != device.device_id] + [device]
+        self._by_id[device.device_id] = device
+
 
 _TOML_TYPES = {"int": ((int,), "an integer"), "float": ((int, float), "a number")}
 

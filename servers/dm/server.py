@@ -178,6 +178,16 @@ class DMServer:
             raise UnknownDevice(device_id)
         return device
 
+    def add_device(self, device: DeviceConfig) -> None:
+        """Manage one more device, or give a known one new credentials and nonces (a
+        delegated server enrolling a handset it is about to receive)."""
+        self.config.put_device(device)
+        client, server = decode_nonce(device.client_nonce), decode_nonce(device.server_nonce)
+        with self.registry.transaction():
+            self.registry.ensure_device(device.device_id, client, server)
+            self.registry.set_client_nonce(device.device_id, client)
+            self.registry.set_server_nonce(device.device_id, server)
+
     def queue_job(self, device_id: str, job: Job) -> Queued:
         """Queue a job; with a notify_url, also the package 0 that makes the device call."""
         self._device(device_id)

@@ -1,0 +1,241 @@
+"""The delegation lab on loopback, in one asyncio loop: what `dmlab demo` runs.
+
+A bootstrap server, DMS-1 (`dms1`) and DMS-2 (`dms2`), each with a DM endpoint over
+HTTPS and a delegation endpoint with mutual TLS, all with certificates from one lab CA,
+and one handset from the default profile that listens for package 0 and knows the
+bootstrap PIN. `Lab.delegate` runs one delegation and reports it as the design's
+`dmlab demo --json` contract.
+
+    ca = lab_ca(directory)
+    async with Lab(ca) as lab:
+        run = await lab.delegate(1, DelType.FULL)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import aiohttp
+from aiohttp import web
+
+from dmclient.bootstrap import Secrets
+from dmclient.handset import NOTIFICATION_PATH, Handset
+from dmclient.tree import Tree, load_profile
+from dmclient.tree.accounts import accounts
+from dmclient.wire import Encoding
+from servers.bootstrap import BootstrapConfig, start_bootstrap
+from servers.delegation.engine import Status
+from servers.delegation.link import DELEGATION_PATH, link_app
+from servers.delegation.messages import DelType, Failure, Message
+from servers.delegation.methods import METHODS, Role
+from servers.delegation.service import BootstrapSite, DelegationService, Outcome
+from servers.delegation.store import DelegationStore
+from servers.dm import DeviceConfig, DMServer, Registry, ServerConfig
+from servers.http import start_dm
+from servers.pki import Issued, LabCA, client_context, server_context
+
+SERVERS = ("dms1", "dms2", "bootstrap")
+PIN = "1234"
+PATHS = ("./Vendor/DMLab",)
+#: The default profile's account for dms1, as dms1 knows the handset.
+DMS1_DEVICE = {"client_secret": "handset-secret", "client_nonce": "Y2xpZW50LW5vbmNlLTE=",
+               "server_secret": "dms1-secret", "server_nonce": "c2VydmVyLW5vbmNlLTE="}
+_SESSION = re.compile(r"session \S+ with (\S+) \((client|server)-initiated\): (\w+)")
+_BOOTSTRAP = re.compile(r"bootstrap from (\S+): (.*)")
+
+
+def lab_ca(directory: str | Path) -> LabCA:
+    """A lab CA in `directory` with a certificate for each lab server."""
+    ca = LabCA.create(directory)
+    for server_id in SERVERS:
+        ca.issue(server_id)
+    return ca
+
+
+def _issued(ca: LabCA, server_id: str) -> Issued:
+    return Issued(server_id, ca.directory / f"{server_id}.pem",
+                  ca.directory / f"{server_id}.key")
+
+
+@dataclass
+class Run:
+    """One delegation, as `dmlab demo --json` reports it."""
+
+    method: int
+    type: DelType
+    outcome: str
+    failure: dict[str, Any] | None
+    messages: list[dict[str, str]]
+    sessions: list[dict[str, str]]
+    accounts_before: list[str]
+    accounts_after: list[str]
+    tree_before: str
+    tree_after: str
+    acls_before: dict[str, str] = field(repr=False)
+    acls_after: dict[str, str] = field(repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method, "type": self.type.value.lower(),
+                "outcome": self.outcome, "failure": self.failure,
+                "messages": self.messages, "sessions": self.sessions,
+                "accounts_before": self.accounts_before,
+                "accounts_after": self.accounts_after,
+                "tree_before": self.tree_before, "tree_after": self.tree_after}
+
+
+class Lab:
+    """Every lab server and the handset, started on entry and stopped on exit."""
+
+    def __init__(self, ca: LabCA, *, encoding: Encoding = Encoding.XML,
+                 fail_at: int | None = None, step_timeout: float = 5.0,
+                 say: Callable[[str], None] | None = None) -> None:
+        self.ca = ca
+        self.encoding = encoding
+        self.fail_at = fail_at
+        self.step_timeout = step_timeout
+        self.say = say or (lambda text: None)
+        self.tree = Tree(load_profile("default"))
+        self.device_id = str(self.tree.get("./DevInfo/DevId").value)
+        self.handset = Handset(self.tree, encoding=encoding, ca_file=str(ca.ca_file),
+                               bootstrap_secrets=Secrets(pin=PIN), on_event=self._handset)
+        self.services: dict[str, DelegationService] = {}
+        self.messages: list[Message] = []
+        self.sessions: list[dict[str, str]] = []
+        self._runners: list[web.AppRunner] = []
+        self._http: aiohttp.ClientSession | None = None
+        self.notify_url = ""
+
+    # ------------------------------------------------------------------ up and down
+
+    async def __aenter__(self) -> "Lab":
+        try:
+            await self._start()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def _start(self) -> None:
+        port = await self.handset.listen()
+        self.notify_url = f"http://127.0.0.1:{port}{NOTIFICATION_PATH}"
+        boot = _issued(self.ca, "bootstrap")
+        runner, port = await start_bootstrap(BootstrapConfig(
+            url="https://127.0.0.1:0/bootstrap", listen="127.0.0.1:0",
+            tls_cert=str(boot.cert), tls_key=str(boot.key)))
+        self._runners.append(runner)
+        site = BootstrapSite(f"https://127.0.0.1:{port}/bootstrap", f"https://127.0.0.1:{port}",
+                             PIN)
+        dms1 = await self._dm("dms1", [DeviceConfig(device_id=self.device_id,
+                                                    notify_url=self.notify_url, **DMS1_DEVICE)])
+        dms2 = await self._dm("dms2", [])
+        self.tree.replace("./DMAcc/dms1/AppAddr/1/Addr", None, value=dms1.config.url)
+        links = {server_id: await self._link(server_id) for server_id in ("dms1", "dms2")}
+        self._http = aiohttp.ClientSession()
+        for dm, bootstrap in ((dms1, None), (dms2, site)):
+            me = dm.config.server_id
+            self.services[me] = DelegationService(
+                dm, http=self._http, tls=client_context(self.ca.ca_file, _issued(self.ca, me)),
+                peers={peer: url for peer, url in links.items() if peer != me},
+                store=DelegationStore(), bootstrap=bootstrap, step_timeout=self.step_timeout,
+                fail_at=self.fail_at, on_message=self._message, say=self.say)
+            self.services[me].run()
+
+    async def _dm(self, server_id: str, devices: list[DeviceConfig]) -> DMServer:
+        issued = _issued(self.ca, server_id)
+        config = ServerConfig(server_id=server_id, url="https://127.0.0.1:0/dm",
+                              listen="127.0.0.1:0", tls_cert=str(issued.cert),
+                              tls_key=str(issued.key), encoding=self.encoding, devices=devices)
+        server = DMServer(config, Registry(), clock=time.time)
+        runner, port = await start_dm(server)
+        self._runners.append(runner)
+        config.url = f"https://127.0.0.1:{port}/dm"
+        return server
+
+    async def _link(self, server_id: str) -> str:
+        """The server's delegation endpoint (mutual TLS); its URL."""
+        async def sink(message: Message):  # type: ignore[no-untyped-def]
+            return await self.services[server_id].sink(message)
+
+        runner = web.AppRunner(link_app(server_id, sink), access_log=None)
+        await runner.setup()
+        tls = server_context(_issued(self.ca, server_id), client_ca=self.ca.ca_file)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
+        await site.start()
+        self._runners.append(runner)
+        return f"https://127.0.0.1:{runner.addresses[-1][1]}{DELEGATION_PATH}"
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for service in self.services.values():
+            await service.close()
+            service.store.close()
+        await self.handset.stop()
+        if self._http is not None:
+            await self._http.close()
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+
+    # ------------------------------------------------------------------ what happens
+
+    def _message(self, message: Message) -> None:
+        self.messages.append(message)
+        body = message.body
+        detail = f" (step {body.step}: {body.text})" if isinstance(body, Failure) else ""
+        self.say(f"{message.sender} -> {message.receiver}: {message.kind.value}{detail}")
+
+    def _handset(self, text: str) -> None:
+        session, bootstrap = _SESSION.search(text), _BOOTSTRAP.match(text)
+        if session:
+            self.sessions.append({"server": session[1], "initiator": session[2],
+                                  "outcome": session[3]})
+        elif bootstrap:
+            self.sessions.append({"bootstrap": bootstrap[1], "outcome": bootstrap[2]})
+        if session or bootstrap or text.startswith("package 0"):
+            self.say(f"handset: {text}")
+
+    def acls(self) -> dict[str, str]:
+        return {path: node.acl for path, node in self.tree.walk() if node.acl}
+
+    def accounts(self) -> list[str]:
+        return sorted(account.server_id for account in accounts(self.tree))
+
+    # ------------------------------------------------------------------ one delegation
+
+    async def delegate(self, method: int, del_type: DelType, *, timeout: float = 30.0) -> Run:
+        """One delegation of the handset, started by the method's initiator."""
+        before = (self.tree.digest(), self.accounts(), self.acls())
+        self.messages.clear()
+        self.sessions.clear()
+        first = "dms1" if METHODS[method].initiator is Role.DMS1 else "dms2"
+        second = "dms2" if first == "dms1" else "dms1"
+        delegation_id = await self.services[first].start(
+            self.device_id, second, method, del_type, PATHS, notification_address=self.notify_url)
+        outcomes = [await asyncio.wait_for(self.services[first].finished(delegation_id), timeout)]
+        if delegation_id in self.services[second].outcomes:
+            outcomes.append(await asyncio.wait_for(
+                self.services[second].finished(delegation_id), timeout))
+        await self._handset_idle()
+        rolled_back = any(o.status is Status.ROLLED_BACK for o in outcomes)
+        return Run(method, del_type, "rolled_back" if rolled_back else "confirmed",
+                   self._failure(outcomes),
+                   [{"from": m.sender, "to": m.receiver, "kind": m.kind.value}
+                    for m in self.messages],
+                   list(self.sessions), before[1], self.accounts(), before[0],
+                   self.tree.digest(), before[2], self.acls())
+
+    async def _handset_idle(self) -> None:
+        sessions = [r.session for r in self.handset.notifications if r.session is not None]
+        await asyncio.gather(*sessions, return_exceptions=True)
+
+    def _failure(self, outcomes: list[Outcome]) -> dict[str, Any] | None:
+        """The first DELEGATION_FAILURE sent says where and why; else (a nack, a lost
+        peer, a failure past completion) the first side that recorded one."""
+        for message in self.messages:
+            if isinstance(message.body, Failure):
+                return {"step": message.body.step, "reason": message.body.text}
+        failed = next((o for o in outcomes if o.step is not None), None)
+        return {"step": failed.step, "reason": failed.reason} if failed else None
