@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import tempfile
 
 import click
@@ -28,6 +29,9 @@ from servers.lab import Lab, Run, lab_ca
 def demo(method: str, del_type: str, fail_at: int | None, encoding: str, as_json: bool) -> None:
     """Run DMS-1 (dms1), DMS-2 (dms2), a bootstrap server and a handset on loopback,
     and delegate the handset from dms1 to dms2."""
+    # The lab narrates what the handset does; its fetcher's own warnings would repeat it.
+    logging.getLogger("dmlab.bootstrap").addHandler(logging.NullHandler())
+    logging.getLogger("dmlab.bootstrap").propagate = False
     numbers = [1, 2, 3, 4] if method == "all" else [int(method)]
     for number in numbers:
         last = len(METHODS[number].steps)
