@@ -88,27 +88,60 @@ class Run:
                 "tree_before": self.tree_before, "tree_after": self.tree_after}
 
 
+@dataclass
+class LabHandset:
+    """One handset of the lab: its tree, the running Handset, what it did."""
+
+    tree: Tree
+    handset: Handset
+    device_id: str
+    notify_url: str = ""
+    sessions: list[dict[str, str]] = field(default_factory=list)
+
+
 class Lab:
-    """Every lab server and the handset, started on entry and stopped on exit."""
+    """Every lab server and the handsets, started on entry and stopped on exit."""
 
     def __init__(self, ca: LabCA, *, encoding: Encoding = Encoding.XML,
                  fail_at: int | None = None, step_timeout: float = 5.0,
-                 say: Callable[[str], None] | None = None) -> None:
+                 say: Callable[[str], None] | None = None, handsets: int = 1) -> None:
         self.ca = ca
         self.encoding = encoding
         self.fail_at = fail_at
         self.step_timeout = step_timeout
         self.say = say or (lambda text: None)
-        self.tree = Tree(load_profile("default"))
-        self.device_id = str(self.tree.get("./DevInfo/DevId").value)
-        self.handset = Handset(self.tree, encoding=encoding, ca_file=str(ca.ca_file),
-                               bootstrap_secrets=Secrets(pin=PIN), on_event=self._handset)
+        self.handsets = [self._make_handset(n) for n in range(handsets)]
         self.services: dict[str, DelegationService] = {}
         self.messages: list[Message] = []
-        self.sessions: list[dict[str, str]] = []
         self._runners: list[web.AppRunner] = []
         self._http: aiohttp.ClientSession | None = None
         self.notify_url = ""
+
+    def _make_handset(self, number: int) -> LabHandset:
+        """Handset 0 is the default profile's; the others get their own DevId."""
+        tree = Tree(load_profile("default"))
+        device_id = str(tree.get("./DevInfo/DevId").value)
+        if number:
+            device_id = f"IMEI:35824005{number:07d}"
+            for uri in ("./DevInfo/DevId", "./DMAcc/dms1/AppAuth/ClientSide/AAuthName"):
+                tree.replace(uri, None, value=device_id)  # the handset's own identity
+        lab_handset = LabHandset(tree, Handset(tree, encoding=self.encoding,
+                                               ca_file=str(self.ca.ca_file),
+                                               bootstrap_secrets=Secrets(pin=PIN)), device_id)
+        lab_handset.handset.on_event = lambda text: self._handset(lab_handset, text)
+        return lab_handset
+
+    @property
+    def tree(self) -> Tree:
+        return self.handsets[0].tree
+
+    @property
+    def handset(self) -> Handset:
+        return self.handsets[0].handset
+
+    @property
+    def device_id(self) -> str:
+        return self.handsets[0].device_id
 
     # ------------------------------------------------------------------ up and down
 
@@ -121,8 +154,9 @@ class Lab:
         return self
 
     async def _start(self) -> None:
-        port = await self.handset.listen()
-        self.notify_url = f"http://127.0.0.1:{port}{NOTIFICATION_PATH}"
+        for lab_handset in self.handsets:
+            port = await lab_handset.handset.listen()
+            lab_handset.notify_url = f"http://127.0.0.1:{port}{NOTIFICATION_PATH}"
         boot = _issued(self.ca, "bootstrap")
         runner, port = await start_bootstrap(BootstrapConfig(
             url="https://127.0.0.1:0/bootstrap", listen="127.0.0.1:0",
@@ -130,10 +164,12 @@ class Lab:
         self._runners.append(runner)
         site = BootstrapSite(f"https://127.0.0.1:{port}/bootstrap", f"https://127.0.0.1:{port}",
                              PIN)
-        dms1 = await self._dm("dms1", [DeviceConfig(device_id=self.device_id,
-                                                    notify_url=self.notify_url, **DMS1_DEVICE)])
+        dms1 = await self._dm("dms1", [DeviceConfig(device_id=h.device_id,
+                                                    notify_url=h.notify_url, **DMS1_DEVICE)
+                                       for h in self.handsets])
         dms2 = await self._dm("dms2", [])
-        self.tree.replace("./DMAcc/dms1/AppAddr/1/Addr", None, value=dms1.config.url)
+        for lab_handset in self.handsets:
+            lab_handset.tree.replace("./DMAcc/dms1/AppAddr/1/Addr", None, value=dms1.config.url)
         links = {server_id: await self._link(server_id) for server_id in ("dms1", "dms2")}
         self._http = aiohttp.ClientSession()
         for dm, bootstrap in ((dms1, None), (dms2, site)):
@@ -173,7 +209,8 @@ class Lab:
         for service in self.services.values():
             await service.close()
             service.store.close()
-        await self.handset.stop()
+        for lab_handset in self.handsets:
+            await lab_handset.handset.stop()
         if self._http is not None:
             await self._http.close()
         for runner in reversed(self._runners):
@@ -187,54 +224,58 @@ class Lab:
         detail = f" (step {body.step}: {body.text})" if isinstance(body, Failure) else ""
         self.say(f"{message.sender} -> {message.receiver}: {message.kind.value}{detail}")
 
-    def _handset(self, text: str) -> None:
+    def _handset(self, lab_handset: LabHandset, text: str) -> None:
         session, bootstrap = _SESSION.search(text), _BOOTSTRAP.match(text)
         if session:
-            self.sessions.append({"server": session[1], "initiator": session[2],
-                                  "outcome": session[3]})
+            lab_handset.sessions.append({"server": session[1], "initiator": session[2],
+                                         "outcome": session[3]})
         elif bootstrap:
-            self.sessions.append({"bootstrap": bootstrap[1], "outcome": bootstrap[2]})
+            lab_handset.sessions.append({"bootstrap": bootstrap[1], "outcome": bootstrap[2]})
         if session or bootstrap or text.startswith("package 0"):
             self.say(f"handset: {text}")
 
-    def acls(self) -> dict[str, str]:
-        return {path: node.acl for path, node in self.tree.walk() if node.acl}
+    @staticmethod
+    def acls(tree: Tree) -> dict[str, str]:
+        return {path: node.acl for path, node in tree.walk() if node.acl}
 
-    def accounts(self) -> list[str]:
-        return sorted(account.server_id for account in accounts(self.tree))
+    @staticmethod
+    def accounts(tree: Tree) -> list[str]:
+        return sorted(account.server_id for account in accounts(tree))
 
     # ------------------------------------------------------------------ one delegation
 
-    async def delegate(self, method: int, del_type: DelType, *, timeout: float = 30.0) -> Run:
-        """One delegation of the handset, started by the method's initiator."""
-        before = (self.tree.digest(), self.accounts(), self.acls())
-        self.messages.clear()
-        self.sessions.clear()
+    async def delegate(self, method: int, del_type: DelType, *, timeout: float = 30.0,
+                       handset: int = 0) -> Run:
+        """One delegation of a handset, started by the method's initiator."""
+        lab_handset = self.handsets[handset]
+        tree = lab_handset.tree
+        before = (tree.digest(), self.accounts(tree), self.acls(tree))
+        lab_handset.sessions.clear()
         first = "dms1" if METHODS[method].initiator is Role.DMS1 else "dms2"
         second = "dms2" if first == "dms1" else "dms1"
         delegation_id = await self.services[first].start(
-            self.device_id, second, method, del_type, PATHS, notification_address=self.notify_url)
+            lab_handset.device_id, second, method, del_type, PATHS,
+            notification_address=lab_handset.notify_url)
         outcomes = [await asyncio.wait_for(self.services[first].finished(delegation_id), timeout)]
         if delegation_id in self.services[second].outcomes:
             outcomes.append(await asyncio.wait_for(
                 self.services[second].finished(delegation_id), timeout))
-        await self._handset_idle()
+        sessions = [r.session for r in lab_handset.handset.notifications if r.session]
+        await asyncio.gather(*sessions, return_exceptions=True)  # the handset is idle
+        messages = [m for m in self.messages if m.delegation_id == delegation_id]
         rolled_back = any(o.status is Status.ROLLED_BACK for o in outcomes)
         return Run(method, del_type, "rolled_back" if rolled_back else "confirmed",
-                   self._failure(outcomes),
+                   self._failure(messages, outcomes),
                    [{"from": m.sender, "to": m.receiver, "kind": m.kind.value}
-                    for m in self.messages],
-                   list(self.sessions), before[1], self.accounts(), before[0],
-                   self.tree.digest(), before[2], self.acls())
+                    for m in messages],
+                   list(lab_handset.sessions), before[1], self.accounts(tree), before[0],
+                   tree.digest(), before[2], self.acls(tree))
 
-    async def _handset_idle(self) -> None:
-        sessions = [r.session for r in self.handset.notifications if r.session is not None]
-        await asyncio.gather(*sessions, return_exceptions=True)
-
-    def _failure(self, outcomes: list[Outcome]) -> dict[str, Any] | None:
+    @staticmethod
+    def _failure(messages: list[Message], outcomes: list[Outcome]) -> dict[str, Any] | None:
         """The first DELEGATION_FAILURE sent says where and why; else (a nack, a lost
         peer, a failure past completion) the first side that recorded one."""
-        for message in self.messages:
+        for message in messages:
             if isinstance(message.body, Failure):
                 return {"step": message.body.step, "reason": message.body.text}
         failed = next((o for o in outcomes if o.step is not None), None)

@@ -7,7 +7,8 @@ hands the store precisely the paths that changed.
 
 Operations never raise on bad input from a peer: they answer an OMA DM status code.
 `server=None` acts with device authority (the handset itself, a local admin, a verified
-bootstrap): no ACL is consulted.
+bootstrap): no ACL is consulted, and no DDF AccessType either, which says what servers
+may do (the handset writes its own DevId, nonces and bootstrap State).
 """
 
 from __future__ import annotations
@@ -314,7 +315,7 @@ class Tree:
             return self._get_prop(parsed, node)
         if parsed.list_form is not None:
             return self._get_list(parsed, server)
-        if not node.allows("Get"):
+        if server is not None and not node.allows("Get"):
             raise Refused(S.COMMAND_NOT_ALLOWED, f"{path} does not allow Get")
         if node.interior:
             return Result(S.OK, (Item(str(parsed), "/".join(node.children), NODE, node.type),))
@@ -340,7 +341,7 @@ class Tree:
         return Result(S.OK, (Item(str(parsed), values[prop]),))
 
     def _get_list(self, parsed: Uri, server: str | None) -> Result:
-        visible = [(p, n if n.allows("Get") else n.evolve(value=None))
+        visible = [(p, n if server is None or n.allows("Get") else n.evolve(value=None))
                    for p, n in self.walk(parsed.path)
                    if self._allowed(server, AclCommand.GET, p).allowed]
         if parsed.list_form == "TNDS":
@@ -422,7 +423,7 @@ class Tree:
         self._require(server, AclCommand.REPLACE, path)
         if node.interior:
             raise Refused(S.COMMAND_NOT_ALLOWED, f"{path} is an interior node")
-        if not node.allows("Replace"):
+        if server is not None and not node.allows("Replace"):
             raise Refused(S.COMMAND_NOT_ALLOWED, f"{path} does not allow Replace")
         stored, stored_fmt = self._normalize(value, fmt or node.format)
         self._check_text("Type", mime)
@@ -522,7 +523,7 @@ class Tree:
         subtree = list(self.walk(path))
         if any(n.permanent for _, n in subtree):
             raise Refused(S.COMMAND_NOT_ALLOWED, f"{path} is or holds a permanent node")
-        if not node.allows("Delete"):
+        if server is not None and not node.allows("Delete"):
             raise Refused(S.COMMAND_NOT_ALLOWED, f"{path} does not allow Delete")
         for p, _ in subtree:
             self._erase(p)
@@ -540,7 +541,7 @@ class Tree:
             path = self._uri(uri, node_only="Exec").path
             node = self._existing(path)
             self._require(server, AclCommand.EXEC, path)
-            if not node.allows("Exec"):
+            if server is not None and not node.allows("Exec"):
                 raise Refused(S.COMMAND_NOT_ALLOWED, f"{path} does not allow Exec")
         except Refused as refusal:
             return refusal.result

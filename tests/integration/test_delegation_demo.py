@@ -115,3 +115,26 @@ def test_dmlab_demo_refuses_a_step_the_method_does_not_have() -> None:
                            "--fail-at", "9"], capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert proc.stderr.strip() == "dmlab: error: --fail-at 9: method 1 has steps 1-8"
+
+
+def test_twenty_delegations_of_twenty_handsets_at_once(ca: LabCA) -> None:
+    """Every method and type, five of each kind, all in flight together on one lab."""
+    plan = [(1 + n % 4, (DelType.FULL, DelType.PARTIAL)[n // 4 % 2]) for n in range(20)]
+
+    async def main() -> list[Run]:
+        async with Lab(ca, handsets=20) as lab:
+            runs = await asyncio.gather(*(lab.delegate(method, del_type, handset=n, timeout=120)
+                                          for n, (method, del_type) in enumerate(plan)))
+            assert all(h.tree.get("./DevInfo/DevId").value == h.device_id for h in lab.handsets)
+            assert len({h.device_id for h in lab.handsets}) == 20
+            assert all(not s.outcomes or all(o.status.value != "running"
+                                             for o in s.outcomes.values())
+                       for s in lab.services.values())
+            return runs
+
+    runs = asyncio.run(main())
+    assert [r.outcome for r in runs] == ["confirmed"] * 20, [r.failure for r in runs]
+    for run, (method, del_type) in zip(runs, plan):
+        assert [(m["from"], m["to"], m["kind"]) for m in run.messages] == flow(method)
+        expected = ["dms2"] if del_type is DelType.FULL else ["dms1", "dms2"]
+        assert run.accounts_after == expected

@@ -270,7 +270,11 @@ def test_add_rules(tree: Tree) -> None:
 def test_replace_rules(tree: Tree) -> None:
     assert tree.replace("./Nope", None, value="x").status == S.NOT_FOUND
     assert tree.replace(SETTINGS, None, value="x").status == S.COMMAND_NOT_ALLOWED
-    assert tree.replace("./DevInfo/DevId", None, value="x").status == S.COMMAND_NOT_ALLOWED
+    # AccessType binds servers: even with Replace in the ACL, DevId (Get only) refuses
+    # them with 405; the handset itself (device authority) may write its own identity.
+    assert tree.replace("./DevInfo?prop=ACL", None, value="Get=*&Replace=dms1").ok
+    assert tree.replace("./DevInfo/DevId", "dms1", value="x").status == S.COMMAND_NOT_ALLOWED
+    assert tree.replace("./DevInfo/DevId", None, value="IMEI:1").ok
     assert tree.replace(f"{SETTINGS}/Greeting", "dms1", value="x", type="text/x").ok
     assert tree.get(f"{SETTINGS}/Greeting?prop=Type").value == "text/x"
 

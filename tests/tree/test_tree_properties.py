@@ -409,7 +409,7 @@ FAILING = [
     Add("./DevInfo/DevId", "x"),          # exists (418)
     Add("./DevInfo/DevId/sub", "x"),      # under a leaf or no right
     Get("./Never/Created"),               # 404
-    Replace("./DevDetail/URI/MaxDepth", "3"),   # AccessType Get only, or no right
+    Replace("./DevDetail/URI/MaxDepth", "x"),   # not an int (400), or no right (425)
     Get("./Vendor/../DevInfo"),           # 400
     Delete("./"),                         # 400
 ]
