@@ -3,6 +3,8 @@
 The engines decide everything; this module only moves bytes: a POST body into
 `DMServer.handle` and its Reply back out, a queued job's package 0 out to the device.
 The admin API answers only peers on loopback: it changes what devices will be told.
+A server that delegates also takes delegations there, carried out by its delegation
+service (servers.delegation.service, which imports this module: duck-typed here).
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from servers.dm import DMServer, JobError, Notify, ServerConfig, UnknownDevice, UnknownJob
 from servers.dm import parse_job
+from servers.delegation.messages import DelType
+from servers.delegation.methods import METHODS
 from servers.dm.server import MAX_MESSAGE
 
 log = logging.getLogger("dmlab.server")
 
 SERVER_KEY = web.AppKey("server", DMServer)
 HTTP_KEY = web.AppKey("http", ClientSession)
+DELEGATIONS_KEY = web.AppKey("delegations", object)  # a DelegationService
 EXPIRE_EVERY = 5.0
 
 
@@ -137,6 +142,49 @@ async def _notify(request: web.Request) -> web.Response:
     return json_response({"notified": error is None, "notify_error": error})
 
 
+async def _delegate(request: web.Request) -> web.Response:
+    """Start a delegation: {"device", "peer", "method", "type", "paths",
+    "notification_address"} -> 201 {"delegation_id"}."""
+    try:
+        payload = await request.json()
+        device, peer, method = str(payload["device"]), str(payload["peer"]), payload["method"]
+        del_type = DelType(str(payload["type"]).capitalize())
+        paths = tuple(str(p) for p in payload.get("paths") or ())
+        notification_address = payload.get("notification_address")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return error_response(400, f"bad delegation request: {exc}")
+    if not isinstance(method, int) or method not in METHODS:
+        return error_response(400, f"method {method!r} is not one of 1, 2, 3, 4")
+    if del_type is DelType.PARTIAL and not paths:
+        return error_response(400, "a partial delegation needs the paths it delegates")
+    paths = paths or (".",)  # a full delegation: the whole tree
+    try:
+        delegation_id = await request.app[DELEGATIONS_KEY].start(  # type: ignore[attr-defined]
+            device, peer, method, del_type, paths, notification_address=notification_address)
+    except ValueError as exc:
+        return error_response(409, str(exc))
+    return json_response({"delegation_id": delegation_id}, status=201)
+
+
+async def _delegation(request: web.Request) -> web.Response:
+    delegation_id = request.match_info["delegation_id"]
+    outcome = request.app[DELEGATIONS_KEY].outcomes.get(delegation_id)  # type: ignore[attr-defined]
+    if outcome is None:
+        return error_response(404, f"no delegation {delegation_id!r}")
+    return json_response(outcome.to_json())
+
+
+async def _delegations(request: web.Request) -> web.Response:
+    outcomes = request.app[DELEGATIONS_KEY].outcomes.values()  # type: ignore[attr-defined]
+    return json_response([outcome.to_json() for outcome in outcomes])
+
+
+async def _no_delegations(request: web.Request) -> web.Response:
+    server_id = request.app[SERVER_KEY].config.server_id
+    return error_response(404, f"{server_id} does not delegate: its configuration has no "
+                               "[delegation]")
+
+
 async def push(http: ClientSession, notification: Notify | None) -> str | None:
     """POST a package 0 to the device; None when delivered, else why not."""
     if notification is None:
@@ -153,8 +201,9 @@ async def push(http: ClientSession, notification: Notify | None) -> str | None:
 
 # ------------------------------------------------------------------ assembling
 
-def dm_app(server: DMServer) -> web.Application:
-    """The DM endpoint at the path of the configured URL, and /admin beside it."""
+def dm_app(server: DMServer, delegations: object | None = None) -> web.Application:
+    """The DM endpoint at the path of the configured URL, and /admin beside it; with a
+    delegation service, /admin/delegations too."""
     app = web.Application(client_max_size=MAX_MESSAGE + 1, middlewares=[loopback_only])
     app[SERVER_KEY] = server
     path = urlsplit(server.config.url).path or "/"
@@ -166,6 +215,13 @@ def dm_app(server: DMServer) -> web.Application:
     app.router.add_get("/admin/devices", _devices)
     app.router.add_get("/admin/alerts", _alerts)
     app.router.add_post("/admin/devices/{device}/notify", _notify)
+    if delegations is None:
+        app.router.add_route("*", "/admin/delegations{rest:.*}", _no_delegations)
+    else:
+        app[DELEGATIONS_KEY] = delegations
+        app.router.add_post("/admin/delegations", _delegate)
+        app.router.add_get("/admin/delegations", _delegations)
+        app.router.add_get("/admin/delegations/{delegation_id}", _delegation)
     app.cleanup_ctx.append(_background)
     return app
 
@@ -192,16 +248,19 @@ def server_ssl(config: ServerConfig) -> ssl.SSLContext | None:
     return context
 
 
-def listen_address(config: ServerConfig) -> tuple[str, int]:
-    host, _, port = config.listen.rpartition(":")
+def listen_address(listen: str) -> tuple[str, int]:
+    """HOST:PORT (the host may be in brackets, or empty for 127.0.0.1)."""
+    host, _, port = listen.rpartition(":")
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-async def start_dm(server: DMServer) -> tuple[web.AppRunner, int]:
-    """Start the DM endpoint; returns the runner (for cleanup) and the bound port."""
-    runner = web.AppRunner(dm_app(server), access_log=None)
+async def start_dm(server: DMServer,
+                   delegations: object | None = None) -> tuple[web.AppRunner, int]:
+    """Start the DM endpoint (and, given a delegation service, its admin API); returns
+    the runner (for cleanup) and the bound port."""
+    runner = web.AppRunner(dm_app(server, delegations), access_log=None)
     await runner.setup()
-    host, port = listen_address(server.config)
+    host, port = listen_address(server.config.listen)
     site = web.TCPSite(runner, host, port, ssl_context=server_ssl(server.config))
     await site.start()
     sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]

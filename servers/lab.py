@@ -36,7 +36,7 @@ from servers.delegation.methods import METHODS, Role
 from servers.delegation.service import BootstrapSite, DelegationService, Outcome
 from servers.delegation.store import DelegationStore
 from servers.dm import DeviceConfig, DMServer, Registry, ServerConfig
-from servers.http import start_dm
+from servers.http import listen_address, start_dm
 from servers.pki import Issued, LabCA, client_context, server_context
 
 SERVERS = ("dms1", "dms2", "bootstrap")
@@ -55,6 +55,27 @@ def lab_ca(directory: str | Path) -> LabCA:
     for server_id in SERVERS:
         ca.issue(server_id)
     return ca
+
+
+async def start_link(service: DelegationService, issued: Issued, ca_file: Path,
+                     listen: str = "127.0.0.1:0") -> tuple[web.AppRunner, str]:
+    """The server's delegation endpoint (mutual TLS) feeding `service`; the runner and
+    the endpoint's URL."""
+    runner = web.AppRunner(link_app(service.me, service.sink), access_log=None)
+    await runner.setup()
+    host, port = listen_address(listen)
+    site = web.TCPSite(runner, host, port,
+                       ssl_context=server_context(issued, client_ca=ca_file))
+    await site.start()
+    shown = f"[{host}]" if ":" in host else host
+    return runner, f"https://{shown}:{runner.addresses[-1][1]}{DELEGATION_PATH}"
+
+
+def describe(message: Message) -> str:
+    """One server-to-server message, as the lab says it."""
+    body = message.body
+    detail = f" (step {body.step}: {body.text})" if isinstance(body, Failure) else ""
+    return f"{message.sender} -> {message.receiver}: {message.kind.value}{detail}"
 
 
 def _issued(ca: LabCA, server_id: str) -> Issued:
@@ -164,46 +185,39 @@ class Lab:
         self._runners.append(runner)
         site = BootstrapSite(f"https://127.0.0.1:{port}/bootstrap", f"https://127.0.0.1:{port}",
                              PIN)
+        self._http = aiohttp.ClientSession()
         dms1 = await self._dm("dms1", [DeviceConfig(device_id=h.device_id,
                                                     notify_url=h.notify_url, **DMS1_DEVICE)
-                                       for h in self.handsets])
-        dms2 = await self._dm("dms2", [])
+                                       for h in self.handsets], None)
+        await self._dm("dms2", [], site)
         for lab_handset in self.handsets:
             lab_handset.tree.replace("./DMAcc/dms1/AppAddr/1/Addr", None, value=dms1.config.url)
-        links = {server_id: await self._link(server_id) for server_id in ("dms1", "dms2")}
-        self._http = aiohttp.ClientSession()
-        for dm, bootstrap in ((dms1, None), (dms2, site)):
-            me = dm.config.server_id
-            self.services[me] = DelegationService(
-                dm, http=self._http, tls=client_context(self.ca.ca_file, _issued(self.ca, me)),
-                peers={peer: url for peer, url in links.items() if peer != me},
-                store=DelegationStore(), bootstrap=bootstrap, step_timeout=self.step_timeout,
-                fail_at=self.fail_at, on_message=self._message, say=self.say)
-            self.services[me].run()
+        links = {}
+        for server_id, service in self.services.items():
+            runner, links[server_id] = await start_link(service, _issued(self.ca, server_id),
+                                                        self.ca.ca_file)
+            self._runners.append(runner)
+        for server_id, service in self.services.items():
+            service.peers.update({peer: url for peer, url in links.items() if peer != server_id})
+            service.run()
 
-    async def _dm(self, server_id: str, devices: list[DeviceConfig]) -> DMServer:
+    async def _dm(self, server_id: str, devices: list[DeviceConfig],
+                  bootstrap: BootstrapSite | None) -> DMServer:
+        """A DM server with its delegation service (peers to come)."""
+        assert self._http is not None
         issued = _issued(self.ca, server_id)
         config = ServerConfig(server_id=server_id, url="https://127.0.0.1:0/dm",
                               listen="127.0.0.1:0", tls_cert=str(issued.cert),
                               tls_key=str(issued.key), encoding=self.encoding, devices=devices)
         server = DMServer(config, Registry(), clock=time.time)
-        runner, port = await start_dm(server)
+        self.services[server_id] = DelegationService(
+            server, http=self._http, tls=client_context(self.ca.ca_file, issued), peers={},
+            store=DelegationStore(), bootstrap=bootstrap, step_timeout=self.step_timeout,
+            fail_at=self.fail_at, on_message=self._message, say=self.say)
+        runner, port = await start_dm(server, self.services[server_id])
         self._runners.append(runner)
         config.url = f"https://127.0.0.1:{port}/dm"
         return server
-
-    async def _link(self, server_id: str) -> str:
-        """The server's delegation endpoint (mutual TLS); its URL."""
-        async def sink(message: Message):  # type: ignore[no-untyped-def]
-            return await self.services[server_id].sink(message)
-
-        runner = web.AppRunner(link_app(server_id, sink), access_log=None)
-        await runner.setup()
-        tls = server_context(_issued(self.ca, server_id), client_ca=self.ca.ca_file)
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
-        await site.start()
-        self._runners.append(runner)
-        return f"https://127.0.0.1:{runner.addresses[-1][1]}{DELEGATION_PATH}"
 
     async def __aexit__(self, *exc_info: object) -> None:
         for service in self.services.values():
@@ -220,9 +234,7 @@ class Lab:
 
     def _message(self, message: Message) -> None:
         self.messages.append(message)
-        body = message.body
-        detail = f" (step {body.step}: {body.text})" if isinstance(body, Failure) else ""
-        self.say(f"{message.sender} -> {message.receiver}: {message.kind.value}{detail}")
+        self.say(describe(message))
 
     def _handset(self, lab_handset: LabHandset, text: str) -> None:
         session, bootstrap = _SESSION.search(text), _BOOTSTRAP.match(text)

@@ -8,6 +8,7 @@ import click
 
 from dmclient.cli.errors import USER_FACING, UserError
 from dmclient.cli.codec_cmd import codec
+from dmclient.cli.delegate_cmd import delegate
 from dmclient.cli.demo_cmd import demo
 from dmclient.cli.handset_cmd import handset
 from dmclient.cli.trace_cmd import trace_group
@@ -30,6 +31,7 @@ cli.add_command(server)
 cli.add_command(job)
 cli.add_command(pki)
 cli.add_command(demo)
+cli.add_command(delegate)
 
 
 def main() -> None:

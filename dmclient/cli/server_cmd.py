@@ -7,15 +7,23 @@ import json
 import signal
 import ssl
 import time
+from contextlib import AsyncExitStack
+from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
+import aiohttp
 import click
 
 from dmclient.cli.errors import UserError
-from servers.dm import ConfigError, DMServer, JobError, Registry, load_config, parse_job
 from servers.bootstrap import load_bootstrap_config, start_bootstrap
+from servers.delegation.service import BootstrapSite, DelegationService
+from servers.delegation.store import DelegationStore
+from servers.dm import (ConfigError, DMServer, JobError, Registry, ServerConfig, load_config,
+                        parse_job)
 from servers.http import start_dm
+from servers.lab import describe, start_link
+from servers.pki import Issued, client_context
 
 
 @click.group()
@@ -27,26 +35,67 @@ def server() -> None:
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
               required=True, help="The server's TOML configuration.")
 def server_dm(config_path: str) -> None:
-    """Run a DM server until interrupted; state is kept in its SQLite database."""
+    """Run a DM server until interrupted; state is kept in its SQLite database. With a
+    [delegation] table, also its delegation link and /admin/delegations."""
     try:
         config = load_config(config_path)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
-    asyncio.run(_serve(config))
-
-
-async def _serve(config) -> None:  # type: ignore[no-untyped-def]
-    server = DMServer(config, Registry(config.database), clock=time.time)
-    runner, port = await start_dm(server)
-    scheme = "https" if config.tls_cert else "http"
-    host = config.listen.rpartition(":")[0] or "127.0.0.1"
-    click.echo(f"{config.server_id}: DM endpoint {config.url} "
-               f"(listening on {scheme}://{host}:{port}, admin API at /admin)", err=True)
     try:
+        asyncio.run(_serve(config))
+    except (OSError, ssl.SSLError) as exc:
+        raise UserError(f"cannot start the DM server: {exc}") from None
+
+
+async def _serve(config: ServerConfig) -> None:
+    server = DMServer(config, Registry(config.database), clock=time.time)
+    async with AsyncExitStack() as stack:
+        stack.callback(server.registry.close)
+        service = await _delegation_service(server, stack) if config.delegation else None
+        runner, port = await start_dm(server, service)
+        stack.push_async_callback(runner.cleanup)
+        host = config.listen.rpartition(":")[0] or "127.0.0.1"
+        click.echo(f"{config.server_id}: DM endpoint {config.url} "
+                   f"(listening on {config.scheme}://{host}:{port}, admin API at /admin)",
+                   err=True)
+        if service is not None:
+            assert config.delegation is not None
+            link, url = await start_link(service, _issued(config), Path(config.delegation.ca),
+                                         config.delegation.listen)
+            stack.push_async_callback(link.cleanup)
+            service.run()
+            peers = ", ".join(service.peers) or "none"
+            click.echo(f"{config.server_id}: delegation link {url} (peers: {peers})", err=True)
         await _until_signalled()
-    finally:
-        await runner.cleanup()
-        server.registry.close()
+
+
+async def _delegation_service(server: DMServer, stack: AsyncExitStack) -> DelegationService:
+    """The server's delegation service, as its [delegation] table says; closed with
+    `stack`."""
+    config = server.config
+    delegation = config.delegation
+    assert delegation is not None
+    http = await stack.enter_async_context(aiohttp.ClientSession())
+    store = DelegationStore(delegation.database)
+    stack.callback(store.close)
+    bootstrap = (BootstrapSite(delegation.bootstrap_url, delegation.bootstrap_admin,
+                               delegation.bootstrap_pin)
+                 if delegation.bootstrap_url and delegation.bootstrap_admin
+                 and delegation.bootstrap_pin else None)
+    service = DelegationService(
+        server, http=http, tls=client_context(Path(delegation.ca), _issued(config)),
+        peers=dict(delegation.peers), store=store, bootstrap=bootstrap,
+        step_timeout=delegation.step_timeout,
+        on_message=lambda message: click.echo(describe(message), err=True),
+        say=lambda text: click.echo(text, err=True))
+    stack.push_async_callback(service.close)
+    return service
+
+
+def _issued(config: ServerConfig) -> Issued:
+    """The server's own certificate and key: its link's, both ways."""
+    assert config.tls_cert and config.tls_key
+    return Issued(config.server_id, Path(config.tls_cert), Path(config.tls_key))
 
 
 @server.command("bootstrap")
@@ -85,7 +134,10 @@ def job() -> None:
     """Queue management jobs on a running DM server, and read their results."""
 
 
-def _admin(url: str, path: str, payload: dict | None = None, ca: str | None = None) -> object:
+def admin_call(url: str, path: str, payload: dict | None = None,
+               ca: str | None = None) -> object:
+    """A request to a server's admin API (POST with a payload, else GET); its JSON answer,
+    or a one-line UserError."""
     data = json.dumps(payload).encode() if payload is not None else None
     request = Request(url.rstrip("/") + path, data=data,
                       headers={"Content-Type": "application/json"})
@@ -126,7 +178,8 @@ def queue(admin_url: str, ca: str | None, device: str, wait_seconds: float, file
         parse_job(raw)  # one clear line for a bad file, before anything is sent
     except JobError as exc:
         raise UserError(f"{file}: {exc}") from None
-    answer = _admin(admin_url, "/admin/jobs", {"device": device, "job": json.loads(raw)}, ca)
+    answer = admin_call(admin_url, "/admin/jobs", {"device": device, "job": json.loads(raw)},
+                        ca)
     assert isinstance(answer, dict)
     note = "device notified" if answer["notified"] else (
         f"not notified: {answer['notify_error']}" if answer["notify_error"]
@@ -135,7 +188,7 @@ def queue(admin_url: str, ca: str | None, device: str, wait_seconds: float, file
     if wait_seconds:
         deadline = time.monotonic() + wait_seconds
         while True:
-            record = _admin(admin_url, f"/admin/jobs/{answer['job_id']}", ca=ca)
+            record = admin_call(admin_url, f"/admin/jobs/{answer['job_id']}", ca=ca)
             assert isinstance(record, dict)
             if record["state"] in ("done", "failed") or time.monotonic() > deadline:
                 break
@@ -149,7 +202,7 @@ def queue(admin_url: str, ca: str | None, device: str, wait_seconds: float, file
 @click.argument("job_id")
 def show(admin_url: str, ca: str | None, as_json: bool, job_id: str) -> None:
     """Print a job's state and every command's status and results."""
-    record = _admin(admin_url, f"/admin/jobs/{job_id}", ca=ca)
+    record = admin_call(admin_url, f"/admin/jobs/{job_id}", ca=ca)
     if as_json:
         click.echo(json.dumps(record, indent=1))
     else:

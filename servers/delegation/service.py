@@ -25,6 +25,7 @@ else by this server aborting at that step.
 from __future__ import annotations
 
 import asyncio
+import logging
 import dataclasses
 import secrets
 import ssl
@@ -54,6 +55,7 @@ from servers.dm import Outcome as SessionOutcome
 from servers.dm import Replace
 from servers.http import push
 
+logger = logging.getLogger("dmlab.delegation")
 POLL = 0.02
 #: A command no server may run on the default handset: what `fail_at` adds to a job.
 REFUSED_COMMAND = Replace("./DevInfo/DevId", "forged")
@@ -87,6 +89,13 @@ class Outcome:
     reason: str = ""
     messages: list[dict[str, str]] = field(default_factory=list)  # sent or taken, in order
     finished: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    def to_json(self) -> dict[str, object]:
+        """As the admin API shows it."""
+        return {"delegation_id": self.delegation_id, "role": self.role.value,
+                "method": self.method, "type": self.type.value.lower() if self.type else None,
+                "device": self.device_id, "status": self.status.value, "step": self.step,
+                "reason": self.reason, "messages": self.messages}
 
 
 class DelegationService:
@@ -156,10 +165,12 @@ class DelegationService:
         if role is Role.DMS1:
             device = self.dm.config.device(device_id)
             if device is None:
-                raise ValueError(f"{self.me} does not manage {device_id}")
+                raise ValueError(f"method {method} starts at DMS-1, the device's server, "
+                                 f"and {self.me} does not manage {device_id}")
             notification_address = device.notify_url
         elif not notification_address:
-            raise ValueError("the delegated server needs the handset's notification address")
+            raise ValueError(f"method {method} starts at DMS-2, the delegated server, "
+                             "which needs the handset's notification address")
         delegation_id = f"d-{secrets.token_hex(8)}"
         notif = Notif(self.me, DelInfo(device_id, paths,
                                        notification_address=notification_address),
@@ -237,7 +248,12 @@ class DelegationService:
         async with self._locks[delegation.delegation_id]:
             pending = list(events)
             while pending:
-                more = await self._do(delegation, pending.pop(0))
+                try:
+                    more = await self._do(delegation, pending.pop(0))
+                except Exception as exc:  # noqa: BLE001 - a fault here must end it cleanly
+                    logger.exception("delegation %s", delegation.delegation_id)
+                    more = delegation.abort(Reason.INTERNAL, f"{self.me} failed: "
+                                            f"{type(exc).__name__}: {exc}")
                 pending = more if any(isinstance(e, Finished) for e in more) else more + pending
                 journal = self._journals.get(delegation.delegation_id)
                 if delegation.status is Status.RUNNING:

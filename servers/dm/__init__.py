@@ -4,7 +4,8 @@ Transports (servers.http) turn POSTs into DMServer.handle calls and push the pac
 that queue_job returns; everything the server learns is in its SQLite Registry.
 """
 
-from servers.dm.config import ConfigError, DeviceConfig, ServerConfig, load_config
+from servers.dm.config import (ConfigError, DelegationConfig, DeviceConfig, ServerConfig,
+                               load_config)
 from servers.dm.events import Notify, Queued, Reply
 from servers.dm.jobs import (Add, Alert, Atomic, Copy, Delete, Exec, Get, Job, JobError,
                              Replace, Sequence, dump_job, parse_job)
@@ -16,6 +17,7 @@ from servers.dm.server import MAX_MESSAGE, DMServer, UnknownDevice, new_session_
 
 __all__ = [
     "MAX_MESSAGE", "Add", "Alert", "Atomic", "CommandResult", "ConfigError", "Copy", "DMServer",
+    "DelegationConfig",
     "Delete", "DeviceConfig", "DeviceRecord", "Exec", "GenericAlertRecord", "Get",
     "Initiator", "Job", "JobError", "JobRecord", "JobState", "Notify", "Outcome", "Queued",
     "Registry", "Replace", "Reply", "ResultItem", "SentCommand", "Sequence", "ServerConfig",

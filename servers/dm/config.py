@@ -24,6 +24,18 @@
     server_nonce = "c2VydmVyLW5vbmNlLTE="    # b64; the handset's SRVCRED AAuthData
     notify_url = "http://127.0.0.1:9000/notify"  # where package 0 goes (optional)
 
+    [delegation]                             # optional: this server delegates (needs tls_*)
+    listen = "127.0.0.1:9443"                # the delegation link (mutual TLS)
+    ca = "ca.pem"                            # the lab CA; the link uses tls_cert/tls_key
+    database = "dms1-delegations.sqlite"     # default ":memory:"
+    step_timeout = 30.0
+    bootstrap_url = "https://127.0.0.1:8444/bootstrap"  # as DMS-2 (methods 3-4): all
+    bootstrap_admin = "https://127.0.0.1:8444"           # three, or none
+    bootstrap_pin = "1234"
+
+    [delegation.peers]                       # ServerID = its delegation link URL
+    dms2 = "https://127.0.0.1:9444/delegation"
+
 The nonces given here are where a device starts; once the registry has a device, the
 nonces it has stored win, because sessions move them on. Relative file names are taken
 from the configuration file's folder.
@@ -124,6 +136,41 @@ class DeviceConfig:
         return self.server_auth.auth_type  # type: ignore[return-value]
 
 
+def _address(value: str, name: str) -> None:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"{name}: {value!r} is not host:port")
+
+
+@dataclass(kw_only=True)
+class DelegationConfig:
+    """The server's part in delegations: its link, its peers' links and, as DMS-2 of
+    methods 3-4, its bootstrap server."""
+
+    listen: str
+    ca: str
+    database: str = MEMORY
+    step_timeout: float = 30.0
+    peers: dict[str, str] = field(default_factory=dict)  # ServerID -> link URL
+    bootstrap_url: str | None = None
+    bootstrap_admin: str | None = None
+    bootstrap_pin: str | None = None
+
+    def __post_init__(self) -> None:
+        _address(self.listen, "delegation: listen")
+        if self.step_timeout <= 0:
+            raise ConfigError("delegation: step_timeout must be positive")
+        if not isinstance(self.peers, dict):
+            raise ConfigError("delegation: peers must be a table ([delegation.peers])")
+        for peer, url in self.peers.items():
+            if not isinstance(url, str) or not url.startswith("https://"):
+                raise ConfigError(f"delegation.peers: {peer} must be an https:// URL")
+        given = [self.bootstrap_url, self.bootstrap_admin, self.bootstrap_pin]
+        if any(given) and not all(given):
+            raise ConfigError("delegation: give bootstrap_url, bootstrap_admin and "
+                              "bootstrap_pin together, or none")
+
+
 @dataclass(kw_only=True)
 class ServerConfig:
     server_id: str
@@ -138,6 +185,7 @@ class ServerConfig:
     session_timeout: float = 300.0  # seconds of silence before expire_sessions ends one
     jobs_per_session: int = 0  # how many queued jobs one session runs; 0 means all of them
     devices: list[DeviceConfig] = field(default_factory=list)
+    delegation: DelegationConfig | None = None
 
     def __post_init__(self) -> None:
         if not self.server_id:
@@ -147,6 +195,8 @@ class ServerConfig:
         self.encoding = _encoding(self.encoding, "server: encoding")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("server: give both tls_cert and tls_key, or neither")
+        if self.delegation is not None and self.tls_cert is None:
+            raise ConfigError("delegation: the link needs the server's tls_cert and tls_key")
         for name in ("max_msg_size", "max_obj_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 256:
@@ -174,15 +224,22 @@ class ServerConfig:
 
 
 _TOML_TYPES = {"int": ((int,), "an integer"), "float": ((int, float), "a number")}
+_NESTED = ("devices", "delegation", "peers")  # fields that are tables, not keys
 
 
-def _table(value: Any, name: str, allowed: type) -> dict[str, Any]:
+def _table(value: Any, name: str, allowed: type,
+           nested: tuple[str, ...] = ()) -> dict[str, Any]:
     """The table's keys, checked against the dataclass: none unknown, none missing, and
-    each of the TOML type its field wants (strings for text and enum fields)."""
+    each of the TOML type its field wants (strings for text and enum fields); the keys
+    in `nested` hold tables, which the caller checks."""
     if not isinstance(value, dict):
         raise ConfigError(f"{name} must be a table")
-    wanted = {f.name: f for f in fields(allowed) if f.init and f.name != "devices"}
+    wanted = {f.name: f for f in fields(allowed) if f.init and f.name not in _NESTED}
     for key, item in value.items():
+        if key in nested:
+            if not isinstance(item, dict):
+                raise ConfigError(f"{name}: {key} must be a table")
+            continue
         if key not in wanted:
             raise ConfigError(f"{name}: unknown key {key!r}")
         types, kind = _TOML_TYPES.get(str(wanted[key].type), ((str,), "a string"))
@@ -199,7 +256,7 @@ def _relative(value: str, base: Path) -> str:
 
 
 def _build(document: dict[str, Any], base: Path) -> ServerConfig:
-    unknown = sorted(set(document) - {"server", "devices"})
+    unknown = sorted(set(document) - {"server", "devices", "delegation"})
     if unknown:
         raise ConfigError(f"unknown section {unknown[0]!r}")
     server = _table(document.get("server"), "[server]", ServerConfig)
@@ -212,7 +269,16 @@ def _build(document: dict[str, Any], base: Path) -> ServerConfig:
         **{**server, **files},
         devices=[DeviceConfig(**_table(d, f"devices[{n}]", DeviceConfig))
                  for n, d in enumerate(devices)],
+        delegation=_delegation(document.get("delegation"), base),
     )
+
+
+def _delegation(document: Any, base: Path) -> DelegationConfig | None:
+    if document is None:
+        return None
+    table = _table(document, "[delegation]", DelegationConfig, nested=("peers",))
+    files = {k: _relative(table[k], base) for k in ("ca", "database") if k in table}
+    return DelegationConfig(**{**table, **files})
 
 
 def load_config(path: str | Path) -> ServerConfig:
