@@ -130,7 +130,16 @@ class DelegationService:
     # ------------------------------------------------------------------ life cycle
 
     def run(self) -> None:
-        """Start the step-9 clock (call from the running loop)."""
+        """Roll back what a restart interrupted, and start the step-9 clock (call from
+        the running loop)."""
+        for delegation, journal, events in self.store.recover(clock=self.clock):
+            assert delegation.notif is not None
+            if journal:
+                self._journals[delegation.delegation_id] = Journal.from_json(journal)
+            self._adopt(delegation, delegation.notif)
+            self.say(f"{self.me} rolls back {delegation.delegation_id}, interrupted by a "
+                     "restart")
+            self._spawn(delegation, events)
         self._ticker = asyncio.create_task(self._tick())
 
     async def close(self) -> None:

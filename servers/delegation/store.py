@@ -54,16 +54,17 @@ class DelegationStore:
         self._db.execute("DELETE FROM delegations WHERE id = ? AND role = ?",
                          (delegation_id, role.value))
 
-    def running(self) -> list[tuple[Delegation, Any]]:
+    def running(self, **options: Any) -> list[tuple[Delegation, Any]]:
+        """The delegations still running; `options` (a clock) as for delegation_from."""
         rows = self._db.execute("SELECT state, journal FROM delegations ORDER BY id, role")
-        return [(delegation_from(json.loads(state)), json.loads(journal))
+        return [(delegation_from(json.loads(state), **options), json.loads(journal))
                 for state, journal in rows]
 
-    def recover(self) -> list[tuple[Delegation, Any, list[Event]]]:
+    def recover(self, **options: Any) -> list[tuple[Delegation, Any, list[Event]]]:
         """Every delegation a restart interrupted, rolled back: the events to carry out
         (tell the peer, undo with the journal) for each, and the state purged."""
         out = []
-        for delegation, journal in self.running():
+        for delegation, journal in self.running(**options):
             events = delegation.abort(Reason.INTERNAL, "the server restarted mid-delegation")
             self.purge(delegation.delegation_id, delegation.role)
             out.append((delegation, journal, events))
