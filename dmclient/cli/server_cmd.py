@@ -37,14 +37,20 @@ def server() -> None:
 def server_dm(config_path: str) -> None:
     """Run a DM server until interrupted; state is kept in its SQLite database. With a
     [delegation] table, also its delegation link and /admin/delegations."""
+    _run_server("the DM server", load_config, _serve, config_path)
+
+
+def _run_server(what: str, load, serve, config_path: str) -> None:  # type: ignore[no-untyped-def]
+    """Load a server's configuration and serve until interrupted; every failure a user
+    can cause (a bad file, a busy port, unusable certificates) is one line."""
     try:
-        config = load_config(config_path)
+        config = load(config_path)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     try:
-        asyncio.run(_serve(config))
+        asyncio.run(serve(config))
     except (OSError, ssl.SSLError) as exc:
-        raise UserError(f"cannot start the DM server: {exc}") from None
+        raise UserError(f"cannot start {what}: {exc}") from None
 
 
 async def _serve(config: ServerConfig) -> None:
@@ -103,14 +109,7 @@ def _issued(config: ServerConfig) -> Issued:
               required=True, help="The bootstrap server's TOML configuration.")
 def server_bootstrap(config_path: str) -> None:
     """Run the bootstrap server (HTTPS only) until interrupted; state in SQLite."""
-    try:
-        config = load_bootstrap_config(config_path)
-    except ConfigError as exc:
-        raise UserError(str(exc)) from None
-    try:
-        asyncio.run(_serve_bootstrap(config))
-    except (OSError, ssl.SSLError) as exc:
-        raise UserError(f"cannot start the bootstrap server: {exc}") from None
+    _run_server("the bootstrap server", load_bootstrap_config, _serve_bootstrap, config_path)
 
 
 async def _serve_bootstrap(config) -> None:  # type: ignore[no-untyped-def]
