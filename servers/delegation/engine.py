@@ -145,12 +145,14 @@ class Delegation:
     bootstrap_url: str = ""    # DMS-2: its bootstrap server (methods 3-4)
     accept: Callable[[Notif], bool] = field(default=lambda notif: True, repr=False)
     step_timeout: float = 30.0  # the step-9 wait of methods 3 and 4
+    peer_timeout: float = 120.0  # how long the peer may stay silent when it is its turn
     session_id: str = ""       # DMS-2: the handset session that completed it
     status: Status = Status.RUNNING
     position: int = 0          # index of the next beat
     sent: int = 0              # my last sequence number
     seen: int = 0              # the peer's last sequence number
     deadline: float | None = None
+    waiting_since: float | None = None  # since when the peer's next message is due
     received: dict[str, Body] = field(default_factory=dict)
 
     @property
@@ -207,6 +209,7 @@ class Delegation:
                               f"{body.reason or 'no reason given'}", tell_peer=False)
         if isinstance(body, Notif):
             self.notif = body
+        self.waiting_since = None
         self.received[message.kind.value] = body
         self.position += 1
         return self._run()
@@ -249,13 +252,19 @@ class Delegation:
         return self._fail(code, reason, at=step)
 
     def tick(self) -> list[Event]:
-        """The step-9 wait of methods 3 and 4, against the clock."""
-        if self.status is not Status.RUNNING or self.deadline is None:
+        """The waits, against the clock: the step-9 wait of methods 3 and 4, and a peer
+        silent for longer than peer_timeout when the next message is its to send (a
+        lost peer, seen from the side that was waiting for it)."""
+        if self.status is not Status.RUNNING:
             return []
-        if self.clock() < self.deadline:
-            return []
-        return self._fail(Reason.TIMEOUT, f"no delegation complete within "
-                          f"{self.step_timeout:g} s", at=self.method.last_rollback_step)
+        now = self.clock()
+        if self.deadline is not None and now >= self.deadline:
+            return self._fail(Reason.TIMEOUT, f"no delegation complete within "
+                              f"{self.step_timeout:g} s", at=self.method.last_rollback_step)
+        if self.waiting_since is not None and now - self.waiting_since >= self.peer_timeout:
+            return self._fail(Reason.PEER_UNREACHABLE, f"no word from {self.peer} for "
+                              f"{self.peer_timeout:g} s")
+        return []
 
     # ------------------------------------------------------------------ walking the script
 
@@ -273,6 +282,8 @@ class Delegation:
                     events.append(self._finished(Status.CONFIRMED))
                 break
             if beat.expect is not None:
+                if self.waiting_since is None:
+                    self.waiting_since = self.clock()
                 break
             if beat.send is not None:
                 if beat.send is Kind.RES and not self._accepts():
@@ -363,7 +374,7 @@ class Delegation:
 
     def _finished(self, status: Status, step: int | None = None, reason: str = "") -> Finished:
         self.status = status
-        self.deadline = None
+        self.deadline = self.waiting_since = None
         return Finished(status, step, reason)
 
 

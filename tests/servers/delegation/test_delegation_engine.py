@@ -207,3 +207,30 @@ def test_the_genuine_peer_out_of_order_is_a_failure() -> None:
     assert answer[-1].status is Status.ROLLED_BACK and "expecting DELEGATION_RES" in \
         answer[-1].reason
     assert isinstance(dms1.receive(early)[0], Refused)  # finished: nothing more is taken
+
+
+def test_a_silent_peer_is_a_lost_peer() -> None:
+    now = [1_700_000_000.0]
+    notif = Notif("dms1", DelInfo("IMEI:1", (".",)), DelType.FULL, 1)
+    dms1, _ = Delegation.initiate("d-0123456789", Role.DMS1, "dms1", "dms2", notif,
+                                  clock=lambda: now[0], peer_timeout=60)
+    now[0] += 59
+    assert dms1.tick() == []
+    now[0] += 1  # dms2 never answered the NOTIF
+    events = dms1.tick()
+    assert [type(e) for e in events] == [SendMessage, Undo, Finished]
+    assert events[0].message.body.code is Reason.PEER_UNREACHABLE
+    assert events[-1] == Finished(Status.ROLLED_BACK, 1, events[-1].reason)
+    assert "no word from dms2" in events[-1].reason
+
+
+def test_an_answer_stops_the_peer_clock() -> None:
+    now = [1_700_000_000.0]
+    notif = Notif("dms1", DelInfo("IMEI:1", (".",)), DelType.FULL, 1)
+    dms1, events = Delegation.initiate("d-0123456789", Role.DMS1, "dms1", "dms2", notif,
+                                       clock=lambda: now[0], peer_timeout=60)
+    dms2, answer = Delegation.respond(decode(encode(events[0].message)), "dms2", dmacc=TNDS)
+    now[0] += 50
+    dms1.receive(decode(encode(answer[0].message)))  # RES: now waiting for START, afresh
+    now[0] += 50
+    assert dms1.tick() == []
