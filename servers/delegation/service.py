@@ -502,6 +502,10 @@ class DelegationService:
 
     def _finish(self, d: Delegation, event: Finished) -> None:
         outcome = self.outcomes[d.delegation_id]
+        if event.status is Status.ROLLED_BACK and d.delegation_id in self._enrolled:
+            # DMS-2 forgets the handset it enrolled for this delegation (its credentials
+            # and any job still queued): nothing of the delegation stays behind.
+            self.dm.remove_device(outcome.device_id)
         outcome.status, outcome.step, outcome.reason = event.status, event.step, event.reason
         self.store.save(d)  # purges: the delegation is over
         self.engines.pop(d.delegation_id, None)

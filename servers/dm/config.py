@@ -216,6 +216,10 @@ class ServerConfig:
     def device(self, device_id: str) -> DeviceConfig | None:
         return self._by_id.get(device_id)
 
+    def drop_device(self, device_id: str) -> None:
+        self.devices = [d for d in self.devices if d.device_id != device_id]
+        self._by_id.pop(device_id, None)
+
     def put_device(self, device: DeviceConfig) -> None:
         """Add a device, or replace the one with its DevId."""
         device.server_name = device.server_name or self.server_id

@@ -226,6 +226,16 @@ class Registry:
         self._write("INSERT OR IGNORE INTO devices (device_id, client_nonce, server_nonce) "
                     "VALUES (?, ?, ?)", (device_id, client_nonce, server_nonce))
 
+    def forget_device(self, device_id: str) -> None:
+        """Drop a device's credentials and the jobs it still has queued; its past
+        sessions and finished jobs stay on record."""
+        with self.transaction():
+            queued = "SELECT job_id FROM jobs WHERE device_id = ? AND state = ?"
+            args = (device_id, JobState.QUEUED.value)
+            self._write(f"DELETE FROM job_commands WHERE job_id IN ({queued})", args)
+            self._write("DELETE FROM jobs WHERE device_id = ? AND state = ?", args)
+            self._write("DELETE FROM devices WHERE device_id = ?", (device_id,))
+
     def device(self, device_id: str) -> DeviceRecord | None:
         row = self._execute("SELECT device_id, client_nonce, server_nonce, devinfo "
                             "FROM devices WHERE device_id = ?", (device_id,)).fetchone()

@@ -188,6 +188,12 @@ class DMServer:
             self.registry.set_client_nonce(device.device_id, client)
             self.registry.set_server_nonce(device.device_id, server)
 
+    def remove_device(self, device_id: str) -> None:
+        """Stop managing a device: its credentials and queued jobs go; its sessions
+        and finished jobs stay on record."""
+        self.config.drop_device(device_id)
+        self.registry.forget_device(device_id)
+
     def queue_job(self, device_id: str, job: Job) -> Queued:
         """Queue a job; with a notify_url, also the package 0 that makes the device call."""
         self._device(device_id)
