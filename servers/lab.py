@@ -28,6 +28,7 @@ from dmclient.handset import NOTIFICATION_PATH, Handset
 from dmclient.tree import Tree, load_profile
 from dmclient.tree.accounts import accounts
 from dmclient.wire import Encoding
+from servers.bootstrap import SERVER_KEY as BOOTSTRAP_KEY
 from servers.bootstrap import BootstrapConfig, start_bootstrap
 from servers.delegation.engine import Status
 from servers.delegation.link import DELEGATION_PATH, link_app
@@ -183,6 +184,7 @@ class Lab:
             url="https://127.0.0.1:0/bootstrap", listen="127.0.0.1:0",
             tls_cert=str(boot.cert), tls_key=str(boot.key)))
         self._runners.append(runner)
+        self.bootstrap_server = runner.app[BOOTSTRAP_KEY]
         site = BootstrapSite(f"https://127.0.0.1:{port}/bootstrap", f"https://127.0.0.1:{port}",
                              PIN)
         self._http = aiohttp.ClientSession()

@@ -41,6 +41,7 @@ class Event(StrEnum):
     REGISTER = "register"
     REQUEST = "request"
     REPORT = "report"  # the device's verdict on what it was served
+    WITHDRAW = "withdraw"  # the registering server takes it back
 
 
 class Outcome(StrEnum):
@@ -52,6 +53,7 @@ class Outcome(StrEnum):
     BAD_REQUEST = "bad_request"
     INSTALLED = "installed"  # reported by the device
     FAILED = "failed"        # reported by the device
+    WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,13 @@ class BootstrapServer:
             detail = f"#{record.id}" if isinstance(answer, Served) else answer.reason
             self._log(peer, dev_id, Event.REQUEST, outcome, detail)
         return answer
+
+    def withdraw(self, dev_id: str, peer: str) -> list[int]:
+        """Take back what is held for a device (a delegation rolled back); its ids."""
+        ids = self.store.withdraw(dev_id)
+        self._log(peer, dev_id, Event.WITHDRAW, Outcome.WITHDRAWN,
+                  ", ".join(f"#{n}" for n in ids) or "nothing was held")
+        return ids
 
     def report(self, dev_id: str, outcome: str, reason: str, peer: str) -> None:
         """A device says what became of its bootstrap (not authenticated: log only)."""

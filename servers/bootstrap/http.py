@@ -5,6 +5,7 @@
                               devid=…&outcome=…&reason=…   → 204 (the device's report)
     POST /admin/bootstraps    a registration (JSON)        → 201 what is held
     GET  /admin/bootstraps[?dev_id=…]                      → the bootstraps, newest last
+    DELETE /admin/bootstraps?dev_id=…                      → takes back what is held
     GET  /admin/log[?dev_id=…]                             → the log, oldest first
 
 The core decides everything; this module only turns requests into its calls.
@@ -62,6 +63,14 @@ async def _register(request: web.Request) -> web.Response:
                         "superseded": list(held.superseded)}, status=201)
 
 
+async def _withdraw(request: web.Request) -> web.Response:
+    dev_id = request.query.get("dev_id", "")
+    if not dev_id:
+        return error(400, "name the device: ?dev_id=…")
+    return json_answer({"withdrawn": request.app[SERVER_KEY].withdraw(dev_id,
+                                                                      request.remote or "")})
+
+
 async def _bootstraps(request: web.Request) -> web.Response:
     return json_answer(request.app[SERVER_KEY].bootstraps(request.query.get("dev_id")))
 
@@ -76,6 +85,7 @@ def bootstrap_app(server: BootstrapServer, path: str) -> web.Application:
     app.router.add_post(path, _device)
     app.router.add_post("/admin/bootstraps", _register)
     app.router.add_get("/admin/bootstraps", _bootstraps)
+    app.router.add_delete("/admin/bootstraps", _withdraw)
     app.router.add_get("/admin/log", _log)
     return app
 

@@ -49,6 +49,7 @@ class BootstrapState(StrEnum):
     PENDING = "pending"        # will be served (until it expires)
     SERVED = "served"          # a once-only bootstrap, served
     SUPERSEDED = "superseded"  # a newer one was registered for the device
+    WITHDRAWN = "withdrawn"    # the server that registered it took it back
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,11 +136,23 @@ class BootstrapStore:
                  expires_at, BootstrapState.PENDING.value))
         return int(cursor.lastrowid or 0), superseded
 
+    def withdraw(self, dev_id: str) -> list[int]:
+        """Take back the device's pending bootstraps; their ids."""
+        with self.transaction():
+            ids = [r[0] for r in self._db.execute(
+                "SELECT id FROM bootstraps WHERE dev_id = ? AND state = ? ORDER BY id",
+                (dev_id, BootstrapState.PENDING.value))]
+            self._db.execute("UPDATE bootstraps SET state = ? WHERE dev_id = ? AND state = ?",
+                             (BootstrapState.WITHDRAWN.value, dev_id,
+                              BootstrapState.PENDING.value))
+        return ids
+
     def latest(self, dev_id: str) -> BootstrapRecord | None:
-        """The device's newest bootstrap that was not superseded."""
+        """The device's newest bootstrap that was neither superseded nor withdrawn."""
         row = self._db.execute(
-            f"SELECT {_COLUMNS} FROM bootstraps WHERE dev_id = ? AND state != ? "
-            "ORDER BY id DESC LIMIT 1", (dev_id, BootstrapState.SUPERSEDED.value)).fetchone()
+            f"SELECT {_COLUMNS} FROM bootstraps WHERE dev_id = ? AND state NOT IN (?, ?) "
+            "ORDER BY id DESC LIMIT 1", (dev_id, BootstrapState.SUPERSEDED.value,
+                                         BootstrapState.WITHDRAWN.value)).fetchone()
         return None if row is None else _record(row)
 
     def body(self, bootstrap_id: int) -> bytes:

@@ -287,7 +287,7 @@ class DelegationService:
             case Undo(reason):
                 await self._undo(d, reason)
             case Finished():
-                self._finish(d, event)
+                await self._finish(d, event)
         return []
 
     def _fault(self, d: Delegation, event: Event) -> list[Event]:
@@ -422,6 +422,17 @@ class DelegationService:
                 raise ValueError(f"the bootstrap server refused the registration: "
                                  f"{(await answer.text())[:200]}")
 
+    async def _withdraw_bootstrap(self, dev_id: str) -> None:
+        assert self.bootstrap is not None
+        try:
+            async with self.http.delete(f"{self.bootstrap.admin_url}/admin/bootstraps",
+                                        params={"dev_id": dev_id}, ssl=self.tls) as answer:
+                if answer.status != 200:
+                    self.say(f"{self.me} could not withdraw the bootstrap for {dev_id}: "
+                             f"HTTP {answer.status}")
+        except (aiohttp.ClientError, OSError) as exc:
+            self.say(f"{self.me} could not withdraw the bootstrap for {dev_id}: {exc}")
+
     async def _notify(self, d: Delegation) -> list[Event]:
         """Methods 1-2, step 6: package 0, and a session that reads the DevId."""
         assert d.notif is not None
@@ -500,12 +511,14 @@ class DelegationService:
 
     # ------------------------------------------------------------------ the end
 
-    def _finish(self, d: Delegation, event: Finished) -> None:
+    async def _finish(self, d: Delegation, event: Finished) -> None:
         outcome = self.outcomes[d.delegation_id]
         if event.status is Status.ROLLED_BACK and d.delegation_id in self._enrolled:
-            # DMS-2 forgets the handset it enrolled for this delegation (its credentials
-            # and any job still queued): nothing of the delegation stays behind.
+            # DMS-2 forgets the handset it enrolled for this delegation (its credentials,
+            # any job still queued, a bootstrap still held): nothing stays behind.
             self.dm.remove_device(outcome.device_id)
+            if self.bootstrap is not None and d.method.number in (3, 4):
+                await self._withdraw_bootstrap(outcome.device_id)
         outcome.status, outcome.step, outcome.reason = event.status, event.step, event.reason
         self.store.save(d)  # purges: the delegation is over
         self.engines.pop(d.delegation_id, None)

@@ -38,6 +38,17 @@ def test_served_once_then_gone() -> None:
     assert server.log()[2].at == clock.now
 
 
+def test_a_withdrawn_bootstrap_is_no_longer_held() -> None:
+    server = make_server(Clock())
+    server.register(registration(secrets=Secrets(pin=PIN)), peer="127.0.0.1")
+    assert len(server.withdraw(DEV_ID, peer="127.0.0.1")) == 1
+    assert server.request(DEV_ID, peer="10.0.0.7") == Refused(
+        404, f"no bootstrap is held for {DEV_ID}")
+    assert [b.state for b in server.bootstraps(DEV_ID)] == [BootstrapState.WITHDRAWN]
+    assert server.withdraw(DEV_ID, peer="127.0.0.1") == []  # nothing left to take back
+    assert [(r.event, r.outcome) for r in server.log()][1] == ("withdraw", "withdrawn")
+
+
 def test_not_once_is_served_until_it_expires() -> None:
     clock = Clock()
     server = make_server(clock)

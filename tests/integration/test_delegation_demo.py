@@ -33,8 +33,11 @@ def delegate(ca: LabCA, method: int, del_type: DelType,
         async with Lab(ca, fail_at=fail_at) as lab:
             run = await lab.delegate(method, del_type, timeout=15)
             left = [len(s.engines) + len(s.store.running()) for s in lab.services.values()]
-            if run.outcome == "rolled_back":  # nor does dms2 keep the handset it enrolled
+            if run.outcome == "rolled_back":  # nor does dms2 keep the handset it enrolled,
                 left.append(int(lab.services["dms2"].dm.config.device(lab.device_id) is not None))
+                held = [b for b in lab.bootstrap_server.bootstraps(lab.device_id)  # nor a
+                        if b.state.value == "pending"]                           # bootstrap
+                left.append(len(held))
             again = None
             if run.outcome == "rolled_back":
                 for service in lab.services.values():
@@ -88,7 +91,7 @@ def test_a_failure_before_completion_rolls_back(ca: LabCA, method: int, step: in
     assert run.failure is not None and run.failure["step"] == step
     assert run.tree_after == run.tree_before
     assert run.accounts_after == ["dms1"]
-    assert left == [0, 0, 0]
+    assert left == [0, 0, 0, 0]
     assert again is not None and again.outcome == "confirmed"
 
 
