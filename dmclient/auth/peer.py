@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from dmclient.auth.credentials import AuthType
-from dmclient.auth.nonce import ChallengeState, Verdict, encode_nonce
+from dmclient.auth.nonce import ChallengeState, NonceError, Verdict, decode_nonce, encode_nonce
 from dmclient.wire import HMAC_HEADER_NAME, DecodeError, Header, HmacHeader, Meta
 
 
@@ -32,6 +32,25 @@ def judge(check: ChallengeState, header: Header, body: bytes,
                     next_nonce=encode_nonce(verdict.next_nonce)
                     if verdict.next_nonce is not None else None)
     return verdict, chal
+
+
+class UnknownChallenge(ValueError):
+    """A Chal naming an auth type we do not know: the session cannot go on."""
+
+
+def read_chal(chal: Meta | None) -> tuple[AuthType | None, bytes | None]:
+    """The auth type and NextNonce a peer's Chal asks for (a NextNonce that does not
+    decode is ignored); UnknownChallenge for a type we do not know."""
+    if chal is None:
+        return None, None
+    try:
+        auth_type = AuthType(chal.type) if chal.type else None
+    except ValueError:
+        raise UnknownChallenge(f"unknown auth type {chal.type!r}") from None
+    try:
+        return auth_type, decode_nonce(chal.next_nonce) if chal.next_nonce else None
+    except NonceError:
+        return auth_type, None
 
 
 def parse_hmac_header(value: str | None) -> HmacHeader | None:

@@ -31,8 +31,8 @@ from enum import Enum
 from typing import Callable, Mapping
 
 from dmclient.auth import AAuthType, AuthType, ChallengeState, CredAction, CredentialState
-from dmclient.auth.nonce import NonceError, decode_nonce, new_nonce
-from dmclient.auth.peer import judge
+from dmclient.auth.nonce import decode_nonce, new_nonce
+from dmclient.auth.peer import UnknownChallenge, judge, read_chal
 from dmclient.session.events import CommandRecord, Ended, Outcome, Send
 from dmclient.session.executor import ExecHandler, Executor, GenericReport
 from dmclient.session.packing import Packer
@@ -229,17 +229,10 @@ class ClientSession:
 
     def _take_challenge(self, status: Status, trusted: bool) -> CredAction:
         assert self._cred is not None
-        chal_type = next_nonce = None
-        if status.chal is not None:
-            try:
-                chal_type = AuthType(status.chal.type) if status.chal.type else None
-            except ValueError:
-                return CredAction.GIVE_UP
-            if status.chal.next_nonce:
-                try:
-                    next_nonce = decode_nonce(status.chal.next_nonce)
-                except NonceError:
-                    next_nonce = None
+        try:
+            chal_type, next_nonce = read_chal(status.chal)
+        except UnknownChallenge:
+            return CredAction.GIVE_UP
         before = self._cred.stored_nonce
         action = self._cred.on_status(status.code, chal_type=chal_type, next_nonce=next_nonce,
                                       peer_authenticated=trusted)

@@ -123,12 +123,7 @@ class BootstrapStore:
             expires_at: float | None) -> tuple[int, list[int]]:
         """Hold a new bootstrap for `dev_id`; the ones it supersedes are returned."""
         with self.transaction():
-            superseded = [r[0] for r in self._db.execute(
-                "SELECT id FROM bootstraps WHERE dev_id = ? AND state = ? ORDER BY id",
-                (dev_id, BootstrapState.PENDING.value))]
-            self._db.execute("UPDATE bootstraps SET state = ? WHERE dev_id = ? AND state = ?",
-                             (BootstrapState.SUPERSEDED.value, dev_id,
-                              BootstrapState.PENDING.value))
+            superseded = self._retire(dev_id, BootstrapState.SUPERSEDED)
             cursor = self._db.execute(
                 "INSERT INTO bootstraps (dev_id, server_id, profile, sec, once, body, "
                 "content_type, created_at, expires_at, state) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -139,12 +134,15 @@ class BootstrapStore:
     def withdraw(self, dev_id: str) -> list[int]:
         """Take back the device's pending bootstraps; their ids."""
         with self.transaction():
-            ids = [r[0] for r in self._db.execute(
-                "SELECT id FROM bootstraps WHERE dev_id = ? AND state = ? ORDER BY id",
-                (dev_id, BootstrapState.PENDING.value))]
-            self._db.execute("UPDATE bootstraps SET state = ? WHERE dev_id = ? AND state = ?",
-                             (BootstrapState.WITHDRAWN.value, dev_id,
-                              BootstrapState.PENDING.value))
+            return self._retire(dev_id, BootstrapState.WITHDRAWN)
+
+    def _retire(self, dev_id: str, state: BootstrapState) -> list[int]:
+        """Move the device's pending bootstraps to `state`; their ids."""
+        ids = [r[0] for r in self._db.execute(
+            "SELECT id FROM bootstraps WHERE dev_id = ? AND state = ? ORDER BY id",
+            (dev_id, BootstrapState.PENDING.value))]
+        self._db.execute("UPDATE bootstraps SET state = ? WHERE dev_id = ? AND state = ?",
+                         (state.value, dev_id, BootstrapState.PENDING.value))
         return ids
 
     def latest(self, dev_id: str) -> BootstrapRecord | None:

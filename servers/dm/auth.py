@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from dmclient.auth import AuthType, ChallengeState, CredAction, CredentialState
-from dmclient.auth.nonce import MAX_CHALLENGES, NonceError, decode_nonce
-from dmclient.auth.peer import judge
+from dmclient.auth.nonce import MAX_CHALLENGES
+from dmclient.auth.peer import UnknownChallenge, judge, read_chal
 from dmclient.wire import HMAC_HEADER_NAME, Cred, Header, HmacHeader, Meta, Status
 from dmclient.wire import StatusCode as S
 from servers.dm.config import DeviceConfig
@@ -70,18 +70,10 @@ class SessionAuth:
     def take_status(self, status: Status, *, trusted: bool) -> CredAction:
         """Follow the client's Status for our header (and its Chal); trusted says whether
         the message carrying it passed judge(), so that its NextNonce may be stored."""
-        chal_type = next_nonce = None
-        if status.chal is not None:
-            if status.chal.type:
-                try:
-                    chal_type = AuthType(status.chal.type)
-                except ValueError:
-                    return CredAction.GIVE_UP
-            if status.chal.next_nonce:
-                try:
-                    next_nonce = decode_nonce(status.chal.next_nonce)
-                except NonceError:
-                    next_nonce = None
+        try:
+            chal_type, next_nonce = read_chal(status.chal)
+        except UnknownChallenge:
+            return CredAction.GIVE_UP
         return self._cred.on_status(status.code, chal_type=chal_type, next_nonce=next_nonce,
                                     peer_authenticated=trusted)
 
